@@ -1,0 +1,125 @@
+//! Audit events: what happened, to whom, and whether it worked.
+
+use wxauth_domain::{AppKey, PublicUserId, Timestamp};
+
+use crate::ports::AuditEntry;
+use crate::service::RequestContext;
+
+/// The kinds of security event wxauth records.
+pub mod kind {
+    pub const LOGIN: &str = "login";
+    pub const REGISTER: &str = "register";
+    pub const BIND: &str = "bind";
+    pub const UNBIND: &str = "unbind";
+    pub const REFRESH: &str = "refresh";
+    pub const REFRESH_REUSE: &str = "refresh_token_reuse";
+    pub const LOGOUT: &str = "logout";
+    pub const PHONE: &str = "phone_change";
+    pub const PROFILE: &str = "profile_change";
+    pub const BLOCK: &str = "block";
+    pub const UNBLOCK: &str = "unblock";
+    pub const ADMIN_APP_UPSERT: &str = "admin.app_upsert";
+    pub const ADMIN_APP_DELETE: &str = "admin.app_delete";
+    pub const ADMIN_USER_DELETE: &str = "admin.user_delete";
+    pub const ADMIN_UNBIND: &str = "admin.unbind";
+    pub const ADMIN_REVOKE_SESSIONS: &str = "admin.sessions_revoke";
+    pub const ADMIN_QRCODE: &str = "admin.qrcode_create";
+}
+
+/// An event before it gets its time and request context.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    pub kind: &'static str,
+    pub success: bool,
+    pub reason: Option<String>,
+    pub app: Option<&'a AppKey>,
+    pub user: Option<PublicUserId>,
+}
+
+impl<'a> AuditEvent<'a> {
+    pub fn ok(kind: &'static str) -> Self {
+        Self {
+            kind,
+            success: true,
+            reason: None,
+            app: None,
+            user: None,
+        }
+    }
+
+    pub fn failed(kind: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            kind,
+            success: false,
+            reason: Some(reason.into()),
+            app: None,
+            user: None,
+        }
+    }
+
+    pub fn app(mut self, app: &'a AppKey) -> Self {
+        self.app = Some(app);
+        self
+    }
+
+    pub fn app_opt(mut self, app: Option<&'a AppKey>) -> Self {
+        self.app = app;
+        self
+    }
+
+    pub fn user(mut self, user: PublicUserId) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn into_entry(self, ctx: &RequestContext, at: Timestamp) -> AuditEntry {
+        AuditEntry {
+            at,
+            kind: self.kind.to_owned(),
+            success: self.success,
+            reason: self.reason,
+            app_key: self.app.map(|a| a.as_str().to_owned()),
+            user: self.user,
+            actor: ctx.actor.clone(),
+            ip: ctx.ip.clone(),
+            request_id: ctx.request_id.clone(),
+        }
+    }
+}
+
+/// A short machine reason for a failed use case, for the audit log.
+pub fn reason_of(e: &crate::CoreError) -> String {
+    use crate::{CoreError as E, UpstreamError as U};
+    match e {
+        E::Upstream(U::InvalidCode) => "invalid_code".into(),
+        E::Upstream(U::CodeUsed) => "code_used".into(),
+        E::Upstream(U::RateLimited) => "wechat_rate_limited".into(),
+        E::Upstream(U::RiskBlocked) => "wechat_risk_blocked".into(),
+        E::Upstream(U::Rejected { errcode, .. }) => format!("wechat_errcode_{errcode}"),
+        E::Upstream(U::Unavailable(_)) => "wechat_unavailable".into(),
+        E::Upstream(U::Timeout) => "wechat_timeout".into(),
+        E::RegistrationClosed => "registration_closed".into(),
+        E::UserBlocked => "user_blocked".into(),
+        E::BindCode(p) => format!("bind_code_{p:?}").to_lowercase(),
+        E::InvalidRefreshToken => "invalid_refresh_token".into(),
+        E::RefreshTokenReused => "refresh_token_reused".into(),
+        E::WechatAlreadyBound => "wechat_already_bound".into(),
+        E::AppAlreadyBound(_) => "app_already_bound".into(),
+        E::PhoneTaken => "phone_taken".into(),
+        E::SnapshotUser => "snapshot_user".into(),
+        E::InvalidState => "invalid_state".into(),
+        E::Storage(_) => "storage_error".into(),
+        other => {
+            let s = format!("{other:?}");
+            s.split(['(', ' ', '{'])
+                .next()
+                .unwrap_or("error")
+                .to_lowercase()
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! wxauth's use cases: turning WeChat codes into accounts and sessions, and everything around
+//! them (bind codes, profiles, phone numbers, web OAuth, scan-to-login, administration).
+//!
+//! The use cases talk to the world only through the [`ports`]: a transactional store, WeChat's
+//! APIs and local cryptography, an access-token signer and a clock. This crate never depends on
+//! sea-orm, reqwest or actix-web; a CI check (`cargo tree -i`) keeps it that way.
+
+pub mod account;
+pub mod admin;
+pub mod apps;
+pub mod audit;
+pub mod error;
+pub mod miniprogram;
+pub mod oauth;
+pub mod official;
+pub mod ports;
+pub mod secrets;
+pub mod service;
+pub mod sessions;
+mod signin;
+
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod tests;
+
+pub use error::{BindCodeProblem, CoreError, CoreResult, RepoError, UpstreamError};
+pub use service::{RequestContext, Settings, Wxauth};
+pub use sessions::{LoginOutcome, RefreshToken, SignedIn, TokenPair};

@@ -1,0 +1,301 @@
+//! Signing in a WeChat identity: find the account, link it, or register it, as the app's
+//! registration policy says; then start a session. Shared by the Mini Program login, the web
+//! OAuth flow, scan-to-login and bind-code registration.
+//!
+//! The whole decision runs in one transaction. A concurrent first login of the same openid
+//! makes one of the two inserts hit the unique key on (app, openid); that transaction is rolled
+//! back and retried, and the retry finds the winner's account: exactly one user is created.
+
+use secrecy::SecretString;
+use wxauth_domain::{App, AvatarUrl, Nickname, OpenId, PhoneNumber, PublicUserId, UnionId, User};
+
+use crate::audit::{AuditEvent, kind, reason_of};
+use crate::error::{CoreError, CoreResult, RepoError};
+use crate::ports::{NewBindCode, NewIdentity, NewUser, ProfileChange, StoreTx, finish};
+use crate::secrets::{random_token, token_hash};
+use crate::service::{RequestContext, Wxauth};
+use crate::sessions::{LoginOutcome, SignedIn};
+
+/// A WeChat user WeChat has vouched for, about to be signed in.
+#[derive(Debug, Clone)]
+pub(crate) struct WechatSignIn {
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
+    pub session_key: Option<SecretString>,
+    /// A phone number WeChat verified in the same request: the account is keyed by it.
+    pub phone: Option<PhoneNumber>,
+    /// Profile from OAuth `userinfo` or a registration form; fills empty fields only.
+    pub nickname: Option<Nickname>,
+    pub avatar_url: Option<AvatarUrl>,
+}
+
+/// What to do with a WeChat user no account knows yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unknown {
+    /// Follow the app's registration policy.
+    ByPolicy,
+    /// Register (a bind code was redeemed: the policy was applied when it was issued).
+    Register,
+}
+
+/// Who the WeChat user turned out to be.
+enum Found {
+    Existing(User),
+    Created(User),
+    BindRequired(String),
+}
+
+/// A started session, signed after the commit.
+struct Session {
+    refresh: crate::sessions::RefreshToken,
+    family: String,
+    is_new: bool,
+}
+
+enum Resolved {
+    SignedIn(User, Session),
+    BindRequired(String),
+}
+
+const BIND_CODE_PREFIX: &str = "bc_";
+const ATTEMPTS: usize = 3;
+
+impl Wxauth {
+    pub(crate) async fn sign_in_wechat(
+        &self,
+        ctx: &RequestContext,
+        app: &App,
+        who: WechatSignIn,
+        unknown: Unknown,
+    ) -> CoreResult<LoginOutcome> {
+        let event_kind = if unknown == Unknown::Register {
+            kind::REGISTER
+        } else {
+            kind::LOGIN
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_sign_in(ctx, app, &who, unknown, event_kind).await {
+                Err(CoreError::Storage(RepoError::Conflict(what))) if attempt < ATTEMPTS => {
+                    tracing::debug!(what, attempt, "sign-in raced another one; retrying");
+                }
+                Err(e) => {
+                    let event = AuditEvent::failed(event_kind, reason_of(&e)).app(&app.key);
+                    self.audit_alone(ctx, event).await;
+                    return Err(e);
+                }
+                Ok(outcome) => return Ok(outcome),
+            }
+        }
+    }
+
+    async fn try_sign_in(
+        &self,
+        ctx: &RequestContext,
+        app: &App,
+        who: &WechatSignIn,
+        unknown: Unknown,
+        event_kind: &'static str,
+    ) -> CoreResult<LoginOutcome> {
+        let mut tx = self.store.begin().await?;
+        let result = self
+            .sign_in_in(tx.as_mut(), ctx, app, who, unknown, event_kind)
+            .await;
+        match finish(tx, result).await? {
+            Resolved::BindRequired(bind_code) => {
+                let expires_in = self.settings.bind_code_ttl.whole_seconds();
+                Ok(LoginOutcome::BindRequired {
+                    bind_code,
+                    expires_in,
+                })
+            }
+            Resolved::SignedIn(user, session) => {
+                let is_new_user = session.is_new;
+                let tokens = self.token_pair(
+                    &user.public_id,
+                    Some(&app.key),
+                    session.refresh,
+                    session.family,
+                )?;
+                Ok(LoginOutcome::SignedIn(Box::new(SignedIn {
+                    user,
+                    tokens,
+                    is_new_user,
+                    app: Some(app.key.clone()),
+                })))
+            }
+        }
+    }
+
+    /// Everything a sign-in writes, in the caller's transaction.
+    async fn sign_in_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        ctx: &RequestContext,
+        app: &App,
+        who: &WechatSignIn,
+        unknown: Unknown,
+        event_kind: &'static str,
+    ) -> CoreResult<Resolved> {
+        let (user, is_new) = match self.resolve(tx, app, who, unknown).await? {
+            Found::Existing(user) => (user, false),
+            Found::Created(user) => (user, true),
+            Found::BindRequired(code) => return Ok(Resolved::BindRequired(code)),
+        };
+        if user.is_blocked() {
+            return Err(CoreError::UserBlocked);
+        }
+        let (refresh, family) = self.start_session(tx, user.id, Some(app)).await?;
+        let event = AuditEvent::ok(event_kind)
+            .app(&app.key)
+            .user(user.public_id);
+        let event = if is_new && event_kind == kind::LOGIN {
+            event.reason("registered")
+        } else {
+            event
+        };
+        tx.append_audit(&event.into_entry(ctx, self.now())).await?;
+        let session = Session {
+            refresh,
+            family,
+            is_new,
+        };
+        Ok(Resolved::SignedIn(user, session))
+    }
+
+    async fn resolve(
+        &self,
+        tx: &mut dyn StoreTx,
+        app: &App,
+        who: &WechatSignIn,
+        unknown: Unknown,
+    ) -> CoreResult<Found> {
+        let now = self.now();
+        if let Some((identity, user)) = tx.identity_with_user(app.id, &who.openid).await? {
+            let user = self.refresh_profile(tx, user, who).await?;
+            let new_unionid = who.unionid.as_ref().filter(|_| identity.unionid.is_none());
+            tx.record_sign_in(identity.id, who.session_key.as_ref(), new_unionid, now)
+                .await?;
+            return Ok(Found::Existing(user));
+        }
+
+        // Not known in this app: the phone number, then the unionid, may name an account.
+        let by_phone = match &who.phone {
+            Some(phone) => tx.user_by_phone(phone).await?,
+            None => None,
+        };
+        let linked = match (by_phone, &who.unionid) {
+            (Some(user), _) => Some(user),
+            (None, Some(unionid)) => tx.user_by_unionid(unionid).await?,
+            (None, None) => None,
+        };
+        if let Some(user) = linked {
+            if tx
+                .identities_of(user.id)
+                .await?
+                .iter()
+                .any(|i| i.app_id == app.id)
+            {
+                // The account signs in to this app with another WeChat user already.
+                return Err(CoreError::AppAlreadyBound(app.key.to_string()));
+            }
+            self.insert_identity(tx, user.id, app, who).await?;
+            let user = self.refresh_profile(tx, user, who).await?;
+            return Ok(Found::Existing(user));
+        }
+
+        let policy = app.registration;
+        match (unknown, policy) {
+            (Unknown::Register, _)
+            | (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::Open) => {
+                let user = tx
+                    .insert_user(
+                        &NewUser {
+                            public_id: PublicUserId::new_random(),
+                            nickname: who.nickname.clone(),
+                            avatar_url: who.avatar_url.clone(),
+                            phone: who.phone.clone(),
+                        },
+                        now,
+                    )
+                    .await?;
+                self.insert_identity(tx, user.id, app, who).await?;
+                Ok(Found::Created(user))
+            }
+            (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::BindCode) => {
+                let code = random_token(BIND_CODE_PREFIX, 24);
+                tx.insert_bind_code(
+                    &NewBindCode {
+                        code_hash: token_hash(&code),
+                        app_id: app.id,
+                        openid: who.openid.clone(),
+                        unionid: who.unionid.clone(),
+                        session_key: who.session_key.clone(),
+                        phone: who.phone.clone(),
+                        expires_at: now + self.settings.bind_code_ttl,
+                    },
+                    now,
+                )
+                .await?;
+                Ok(Found::BindRequired(code))
+            }
+            (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::Closed) => {
+                Err(CoreError::RegistrationClosed)
+            }
+        }
+    }
+
+    pub(crate) async fn insert_identity(
+        &self,
+        tx: &mut dyn StoreTx,
+        user: wxauth_domain::UserId,
+        app: &App,
+        who: &WechatSignIn,
+    ) -> CoreResult<()> {
+        let identity = NewIdentity {
+            user_id: user,
+            app_id: app.id,
+            openid: who.openid.clone(),
+            unionid: who.unionid.clone(),
+            session_key: who.session_key.clone(),
+        };
+        tx.insert_identity(&identity, self.now()).await?;
+        Ok(())
+    }
+
+    /// Fills in what the sign-in learned and the account lacks: a verified phone number,
+    /// a nickname and avatar from OAuth. Never overwrites what the user set themselves, and
+    /// never moves a phone number from another account.
+    async fn refresh_profile(
+        &self,
+        tx: &mut dyn StoreTx,
+        user: User,
+        who: &WechatSignIn,
+    ) -> CoreResult<User> {
+        let mut change = ProfileChange::default();
+        if let Some(phone) = &who.phone
+            && user.phone.as_ref() != Some(phone)
+        {
+            if let Some(owner) = tx.user_by_phone(phone).await?
+                && owner.id != user.id
+            {
+                return Err(CoreError::PhoneTaken);
+            }
+            change.phone = Some(Some(phone.clone()));
+        }
+        if user.nickname.is_none() && who.nickname.is_some() {
+            change.nickname = Some(who.nickname.clone());
+        }
+        if user.avatar_url.is_none() && who.avatar_url.is_some() {
+            change.avatar_url = Some(who.avatar_url.clone());
+        }
+        if change.is_empty() {
+            return Ok(user);
+        }
+        match tx.update_profile(user.id, &change, self.now()).await {
+            Err(RepoError::Conflict(_)) => Err(CoreError::PhoneTaken),
+            other => Ok(other?),
+        }
+    }
+}
