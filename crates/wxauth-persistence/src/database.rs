@@ -1,0 +1,188 @@
+//! Connecting to the database the URL names, and applying migrations.
+//!
+//! SQLite gets one writer connection and a pool of read-only connections over a WAL journal:
+//! SQLite runs one write at a time anyway, and queuing writers in the pool is far cheaper than
+//! letting them spin on the file lock. PostgreSQL and MySQL use one pool for both.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc`, `postgres://…` or `mysql://…`.
+    pub url: String,
+    /// Pool size for PostgreSQL and MySQL; the read pool size for SQLite.
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/wxauth.db?mode=rwc".into(),
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How busy one connection pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl DatabaseKind {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Some(Self::MySql)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::MySql => "mysql",
+        }
+    }
+}
+
+/// The connections wxauth uses: `write` for transactions, `read` for read-only statements.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub(crate) write: DatabaseConnection,
+    pub(crate) read: DatabaseConnection,
+    kind: DatabaseKind,
+}
+
+impl Database {
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, DbErr> {
+        let kind = DatabaseKind::of_url(&config.url).ok_or_else(|| {
+            DbErr::Custom("database.url must start with sqlite:, postgres:// or mysql://".into())
+        })?;
+        // sqlx knows MariaDB by its MySQL scheme.
+        let url = config.url.replacen("mariadb://", "mysql://", 1);
+        let options = |max: u32, min: u32| {
+            let mut o = ConnectOptions::new(url.clone());
+            o.max_connections(max)
+                .min_connections(min.min(max))
+                .acquire_timeout(config.acquire_timeout)
+                .sqlx_logging(false);
+            o
+        };
+        match kind {
+            DatabaseKind::Sqlite => {
+                let mut write = options(1, 1);
+                write.map_sqlx_sqlite_opts(|o| sqlite_tuning(o).create_if_missing(true));
+                let write = sea_orm::Database::connect(write).await?;
+                // The writer created the file and the WAL; readers may now open it read-only.
+                let mut read = options(config.max_connections.max(1), config.min_connections);
+                read.map_sqlx_sqlite_opts(|o| sqlite_tuning(o).read_only(true));
+                let read = sea_orm::Database::connect(read).await?;
+                Ok(Self { write, read, kind })
+            }
+            DatabaseKind::Postgres | DatabaseKind::MySql => {
+                let pool = options(config.max_connections.max(1), config.min_connections);
+                let conn = sea_orm::Database::connect(pool).await?;
+                Ok(Self {
+                    write: conn.clone(),
+                    read: conn,
+                    kind,
+                })
+            }
+        }
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.write, None).await
+    }
+
+    /// Names of the migrations not applied yet.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, DbErr> {
+        let pending = Migrator::get_pending_migrations(&self.write).await?;
+        Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// Connection counts per pool, for the metrics endpoint.
+    pub fn pool_stats(&self) -> Vec<PoolUsage> {
+        fn usage<DB: sea_orm::sqlx::Database>(
+            name: &'static str,
+            pool: &sea_orm::sqlx::Pool<DB>,
+        ) -> PoolUsage {
+            PoolUsage {
+                pool: name,
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        // The getters panic on a backend mismatch; `kind` says which one applies.
+        match self.kind {
+            DatabaseKind::Sqlite => vec![
+                usage("write", self.write.get_sqlite_connection_pool()),
+                usage("read", self.read.get_sqlite_connection_pool()),
+            ],
+            DatabaseKind::Postgres => {
+                vec![usage("main", self.write.get_postgres_connection_pool())]
+            }
+            DatabaseKind::MySql => vec![usage("main", self.write.get_mysql_connection_pool())],
+        }
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.write.get_database_backend()
+    }
+
+    /// The read-write connection, for tools and tests that need raw SQL.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.read.close().await?;
+        if self.kind == DatabaseKind::Sqlite {
+            self.write.close().await?;
+        }
+        Ok(())
+    }
+}
+
+fn sqlite_tuning(
+    o: sea_orm::sqlx::sqlite::SqliteConnectOptions,
+) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    // WAL lets readers run beside the writer; NORMAL syncs the WAL at checkpoints rather than
+    // on every commit, which survives a process crash (not a power cut) and is the documented
+    // trade-off for WAL mode.
+    o.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true)
+        .statement_cache_capacity(256)
+}

@@ -1,0 +1,15 @@
+//! sea-orm entities, one per table. The schema itself is defined by the `migration` crate;
+//! these mirror it.
+
+pub mod admin_keys;
+pub mod apps;
+pub mod audit_log;
+pub mod bind_codes;
+pub mod oauth_states;
+pub mod official_followers;
+pub mod qr_logins;
+pub mod refresh_tokens;
+pub mod users;
+pub mod wechat_access_tokens;
+pub mod wechat_events;
+pub mod wechat_identities;

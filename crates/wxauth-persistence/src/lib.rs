@@ -1,0 +1,20 @@
+//! wxauth's persistence adapter: sea-orm entities and the [`SqlStore`] that implements
+//! `wxauth-core`'s store ports on SQLite, PostgreSQL and MySQL/MariaDB, chosen by URL at run
+//! time.
+//!
+//! Nothing above this crate sees sea-orm: database errors become `RepoError`s here, rows become
+//! domain values, and every secret column is encrypted and decrypted here ([`cipher`]).
+
+pub mod access_tokens;
+pub mod cipher;
+mod convert;
+pub mod database;
+pub mod entities;
+mod repo;
+pub mod rotation;
+mod store;
+
+pub use access_tokens::AccessTokenCache;
+pub use cipher::{CipherError, Purpose, SecretCipher};
+pub use database::{Database, DatabaseConfig, DatabaseKind, PoolUsage};
+pub use store::SqlStore;

@@ -1,0 +1,79 @@
+use async_trait::async_trait;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use wxauth_core::ports::{AuditEntry, AuditQuery, AuditRepo, RepoResult};
+use wxauth_domain::PublicUserId;
+
+use crate::convert::{db_err, from_db, to_db};
+use crate::entities::audit_log::{self, Column};
+use crate::store::{Conn, Db};
+
+/// Caps a free-text column to its width, on a character boundary.
+fn cap(s: &Option<String>, max: usize) -> Option<String> {
+    s.as_ref().map(|s| s.chars().take(max).collect())
+}
+
+#[async_trait]
+impl<C: Db> AuditRepo for Conn<C> {
+    async fn append_audit(&mut self, e: &AuditEntry) -> RepoResult<()> {
+        let row = audit_log::ActiveModel {
+            at: Set(to_db(e.at)),
+            kind: Set(e.kind.chars().take(64).collect()),
+            success: Set(e.success),
+            reason: Set(cap(&e.reason, 128)),
+            app_key: Set(cap(&e.app_key, 64)),
+            user_public_id: Set(e.user.map(|u| u.to_string())),
+            actor: Set(cap(&e.actor, 64)),
+            ip: Set(cap(&e.ip, 64)),
+            request_id: Set(cap(&e.request_id, 64)),
+            ..Default::default()
+        };
+        audit_log::Entity::insert(row)
+            .exec_without_returning(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn query_audit(&mut self, q: &AuditQuery) -> RepoResult<(Vec<AuditEntry>, u64)> {
+        let mut cond = Condition::all();
+        if let Some(user) = &q.user {
+            cond = cond.add(Column::UserPublicId.eq(user.to_string()));
+        }
+        if let Some(kind) = &q.kind {
+            cond = cond.add(Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(since) = q.since {
+            cond = cond.add(Column::At.gte(to_db(since)));
+        }
+        if let Some(until) = q.until {
+            cond = cond.add(Column::At.lt(to_db(until)));
+        }
+        let select = audit_log::Entity::find().filter(cond);
+        let total = select.clone().count(&self.conn).await.map_err(db_err)?;
+        let rows = select
+            .order_by_desc(Column::Id)
+            .offset(q.offset)
+            .limit(q.limit)
+            .all(&self.conn)
+            .await
+            .map_err(db_err)?;
+        let entries = rows
+            .into_iter()
+            .map(|m| AuditEntry {
+                at: from_db(m.at),
+                kind: m.kind,
+                success: m.success,
+                reason: m.reason,
+                app_key: m.app_key,
+                user: m.user_public_id.and_then(|u| PublicUserId::parse(&u).ok()),
+                actor: m.actor,
+                ip: m.ip,
+                request_id: m.request_id,
+            })
+            .collect();
+        Ok((entries, total))
+    }
+}

@@ -1,0 +1,10 @@
+//! The repository ports of `wxauth-core`, implemented for [`crate::store::Conn`].
+
+mod admin_keys;
+mod apps;
+mod audit;
+mod bind_codes;
+mod oauth_states;
+mod official;
+mod sessions;
+mod users;

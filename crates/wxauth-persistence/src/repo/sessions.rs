@@ -1,0 +1,98 @@
+use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use wxauth_core::ports::{NewRefreshToken, RefreshTokenRecord, RepoResult, SessionRepo};
+use wxauth_domain::{Timestamp, UserId};
+
+use crate::convert::{db_err, from_db, to_db};
+use crate::entities::refresh_tokens::{self, Column};
+use crate::store::{Conn, Db};
+
+#[async_trait]
+impl<C: Db> SessionRepo for Conn<C> {
+    async fn insert_refresh_token(
+        &mut self,
+        t: &NewRefreshToken,
+        now: Timestamp,
+    ) -> RepoResult<()> {
+        let row = refresh_tokens::ActiveModel {
+            token_hash: Set(t.token_hash.clone()),
+            family: Set(t.family.clone()),
+            user_id: Set(t.user_id.0),
+            app_id: Set(t.app_id),
+            created_at: Set(to_db(now)),
+            expires_at: Set(to_db(t.expires_at)),
+            used_at: Set(None),
+            revoked_at: Set(None),
+            ..Default::default()
+        };
+        refresh_tokens::Entity::insert(row)
+            .exec_without_returning(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn refresh_token_by_hash(
+        &mut self,
+        hash: &str,
+    ) -> RepoResult<Option<RefreshTokenRecord>> {
+        let row = refresh_tokens::Entity::find()
+            .filter(Column::TokenHash.eq(hash))
+            .one(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(|m| RefreshTokenRecord {
+            id: m.id,
+            family: m.family,
+            user_id: UserId(m.user_id),
+            app_id: m.app_id,
+            expires_at: from_db(m.expires_at),
+            used_at: m.used_at.map(from_db),
+            revoked_at: m.revoked_at.map(from_db),
+        }))
+    }
+
+    async fn mark_refresh_token_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        let res = refresh_tokens::Entity::update_many()
+            .col_expr(Column::UsedAt, Expr::value(Some(to_db(now))))
+            .filter(Column::Id.eq(id))
+            .filter(Column::UsedAt.is_null())
+            .filter(Column::RevokedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn revoke_family(&mut self, family: &str, now: Timestamp) -> RepoResult<u64> {
+        let res = refresh_tokens::Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
+            .filter(Column::Family.eq(family))
+            .filter(Column::RevokedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+
+    async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> RepoResult<u64> {
+        let res = refresh_tokens::Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
+            .filter(Column::UserId.eq(user.0))
+            .filter(Column::RevokedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+
+    async fn purge_refresh_tokens(&mut self, before: Timestamp) -> RepoResult<u64> {
+        let res = refresh_tokens::Entity::delete_many()
+            .filter(Column::ExpiresAt.lt(to_db(before)))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected)
+    }
+}

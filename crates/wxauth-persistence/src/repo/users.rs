@@ -1,0 +1,335 @@
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use secrecy::SecretString;
+use wxauth_core::RepoError;
+use wxauth_core::ports::{
+    IdentityRecord, NewIdentity, NewUser, ProfileChange, RepoResult, UserQuery, UserRepo,
+};
+use wxauth_domain::{
+    OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, User, UserId, UserStatus,
+};
+
+use crate::cipher::Purpose;
+use crate::convert::{self, db_err, from_db, phone_to_db, to_db, truncate};
+use crate::entities::{refresh_tokens, users, wechat_identities};
+use crate::store::{Conn, Db};
+
+fn identity(m: wechat_identities::Model) -> RepoResult<IdentityRecord> {
+    Ok(IdentityRecord {
+        id: m.id,
+        user_id: UserId(m.user_id),
+        app_id: m.app_id,
+        openid: convert::openid(m.openid)?,
+        unionid: convert::unionid(m.unionid)?,
+        created_at: from_db(m.created_at),
+        last_login_at: m.last_login_at.map(from_db),
+    })
+}
+
+impl<C: Db> Conn<C> {
+    async fn user_where(&self, cond: Condition) -> RepoResult<Option<User>> {
+        let row = users::Entity::find()
+            .filter(cond)
+            .one(&self.conn)
+            .await
+            .map_err(db_err)?;
+        row.map(convert::user).transpose()
+    }
+}
+
+#[async_trait]
+impl<C: Db> UserRepo for Conn<C> {
+    async fn identity_with_user(
+        &mut self,
+        app_id: i64,
+        openid: &OpenId,
+    ) -> RepoResult<Option<(IdentityRecord, User)>> {
+        let row = wechat_identities::Entity::find()
+            .filter(wechat_identities::Column::AppId.eq(app_id))
+            .filter(wechat_identities::Column::Openid.eq(openid.as_str()))
+            .find_also_related(users::Entity)
+            .one(&self.conn)
+            .await
+            .map_err(db_err)?;
+        match row {
+            Some((i, Some(u))) => Ok(Some((identity(i)?, convert::user(u)?))),
+            Some((_, None)) => Err(RepoError::Other("identity without its user".into())),
+            None => Ok(None),
+        }
+    }
+
+    async fn user_by_unionid(&mut self, unionid: &UnionId) -> RepoResult<Option<User>> {
+        let row = wechat_identities::Entity::find()
+            .filter(wechat_identities::Column::Unionid.eq(unionid.as_str()))
+            .order_by_asc(wechat_identities::Column::Id)
+            .find_also_related(users::Entity)
+            .one(&self.conn)
+            .await
+            .map_err(db_err)?;
+        row.and_then(|(_, u)| u).map(convert::user).transpose()
+    }
+
+    async fn user_by_phone(&mut self, phone: &PhoneNumber) -> RepoResult<Option<User>> {
+        self.user_where(Condition::all().add(users::Column::Phone.eq(phone.e164())))
+            .await
+    }
+
+    async fn user_by_id(&mut self, id: UserId) -> RepoResult<Option<User>> {
+        let row = users::Entity::find_by_id(id.0)
+            .one(&self.conn)
+            .await
+            .map_err(db_err)?;
+        row.map(convert::user).transpose()
+    }
+
+    async fn user_by_public_id(&mut self, id: &PublicUserId) -> RepoResult<Option<User>> {
+        self.user_where(Condition::all().add(users::Column::PublicId.eq(id.to_string())))
+            .await
+    }
+
+    async fn identities_of(&mut self, user: UserId) -> RepoResult<Vec<IdentityRecord>> {
+        wechat_identities::Entity::find()
+            .filter(wechat_identities::Column::UserId.eq(user.0))
+            .order_by_asc(wechat_identities::Column::Id)
+            .all(&self.conn)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(identity)
+            .collect()
+    }
+
+    async fn list_users(&mut self, query: &UserQuery) -> RepoResult<(Vec<User>, u64)> {
+        let mut cond = Condition::all();
+        if let Some(search) = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let by_identity = Query::select()
+                .column(wechat_identities::Column::UserId)
+                .from(wechat_identities::Entity)
+                .cond_where(
+                    Condition::any()
+                        .add(wechat_identities::Column::Openid.eq(search))
+                        .add(wechat_identities::Column::Unionid.eq(search)),
+                )
+                .to_owned();
+            let phone = if search.starts_with('+') {
+                search.to_owned()
+            } else {
+                format!("+86{search}")
+            };
+            cond = cond.add(
+                Condition::any()
+                    .add(users::Column::PublicId.eq(search))
+                    .add(users::Column::Phone.eq(search))
+                    .add(users::Column::Phone.eq(phone))
+                    .add(users::Column::Nickname.contains(search))
+                    .add(users::Column::Id.in_subquery(by_identity)),
+            );
+        }
+        if let Some(status) = query.status {
+            cond = cond.add(users::Column::Status.eq(status.as_str()));
+        }
+        let select = users::Entity::find().filter(cond);
+        let total = select.clone().count(&self.conn).await.map_err(db_err)?;
+        let rows = select
+            .order_by_desc(users::Column::Id)
+            .offset(query.offset)
+            .limit(query.limit)
+            .all(&self.conn)
+            .await
+            .map_err(db_err)?;
+        let users = rows
+            .into_iter()
+            .map(convert::user)
+            .collect::<RepoResult<_>>()?;
+        Ok((users, total))
+    }
+
+    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<User> {
+        let (phone, cc) = phone_to_db(new.phone.as_ref());
+        let row = users::ActiveModel {
+            public_id: Set(new.public_id.to_string()),
+            nickname: Set(new.nickname.as_ref().map(|n| n.as_str().to_owned())),
+            avatar_url: Set(new.avatar_url.as_ref().map(|u| u.as_str().to_owned())),
+            phone: Set(phone),
+            phone_country_code: Set(cc),
+            status: Set(UserStatus::Active.as_str().to_owned()),
+            created_at: Set(to_db(now)),
+            updated_at: Set(to_db(now)),
+            ..Default::default()
+        };
+        let id = users::Entity::insert(row)
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?
+            .last_insert_id;
+        Ok(User {
+            id: UserId(id),
+            public_id: new.public_id,
+            nickname: new.nickname.clone(),
+            avatar_url: new.avatar_url.clone(),
+            phone: new.phone.clone(),
+            status: UserStatus::Active,
+            created_at: truncate(now),
+            updated_at: truncate(now),
+        })
+    }
+
+    async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<i64> {
+        let row = wechat_identities::ActiveModel {
+            user_id: Set(new.user_id.0),
+            app_id: Set(new.app_id),
+            openid: Set(new.openid.to_string()),
+            unionid: Set(new.unionid.as_ref().map(|u| u.to_string())),
+            session_key_enc: Set(new
+                .session_key
+                .as_ref()
+                .map(|k| self.cipher.encrypt(Purpose::SessionKey, k))),
+            created_at: Set(to_db(now)),
+            updated_at: Set(to_db(now)),
+            last_login_at: Set(Some(to_db(now))),
+            ..Default::default()
+        };
+        let res = wechat_identities::Entity::insert(row)
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.last_insert_id)
+    }
+
+    async fn record_sign_in(
+        &mut self,
+        identity_id: i64,
+        session_key: Option<&SecretString>,
+        unionid: Option<&UnionId>,
+        now: Timestamp,
+    ) -> RepoResult<()> {
+        let mut update = wechat_identities::Entity::update_many()
+            .col_expr(
+                wechat_identities::Column::LastLoginAt,
+                Expr::value(Some(to_db(now))),
+            )
+            .col_expr(
+                wechat_identities::Column::UpdatedAt,
+                Expr::value(to_db(now)),
+            );
+        if let Some(key) = session_key {
+            let enc = self.cipher.encrypt(Purpose::SessionKey, key);
+            update = update.col_expr(wechat_identities::Column::SessionKeyEnc, Expr::value(enc));
+        }
+        if let Some(unionid) = unionid {
+            update = update.col_expr(
+                wechat_identities::Column::Unionid,
+                Expr::value(unionid.to_string()),
+            );
+        }
+        update
+            .filter(wechat_identities::Column::Id.eq(identity_id))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_key(&mut self, user: UserId, app_id: i64) -> RepoResult<Option<SecretString>> {
+        let row = wechat_identities::Entity::find()
+            .filter(wechat_identities::Column::UserId.eq(user.0))
+            .filter(wechat_identities::Column::AppId.eq(app_id))
+            .one(&self.conn)
+            .await
+            .map_err(db_err)?;
+        row.and_then(|r| r.session_key_enc)
+            .map(|enc| {
+                self.cipher
+                    .decrypt(Purpose::SessionKey, &enc)
+                    .map_err(|e| RepoError::Other(format!("session key: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn update_profile(
+        &mut self,
+        user: UserId,
+        change: &ProfileChange,
+        now: Timestamp,
+    ) -> RepoResult<User> {
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(to_db(now)));
+        if let Some(nickname) = &change.nickname {
+            let v = nickname.as_ref().map(|n| n.as_str().to_owned());
+            update = update.col_expr(users::Column::Nickname, Expr::value(v));
+        }
+        if let Some(avatar) = &change.avatar_url {
+            let v = avatar.as_ref().map(|u| u.as_str().to_owned());
+            update = update.col_expr(users::Column::AvatarUrl, Expr::value(v));
+        }
+        if let Some(phone) = &change.phone {
+            let (e164, cc) = phone_to_db(phone.as_ref());
+            update = update
+                .col_expr(users::Column::Phone, Expr::value(e164))
+                .col_expr(users::Column::PhoneCountryCode, Expr::value(cc));
+        }
+        update
+            .filter(users::Column::Id.eq(user.0))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        self.user_by_id(user)
+            .await?
+            .ok_or_else(|| RepoError::Other("user vanished".into()))
+    }
+
+    async fn set_user_status(
+        &mut self,
+        user: UserId,
+        status: UserStatus,
+        now: Timestamp,
+    ) -> RepoResult<bool> {
+        let res = users::Entity::update_many()
+            .col_expr(users::Column::Status, Expr::value(status.as_str()))
+            .col_expr(users::Column::UpdatedAt, Expr::value(to_db(now)))
+            .filter(users::Column::Id.eq(user.0))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected > 0)
+    }
+
+    async fn delete_identity(&mut self, user: UserId, app_id: i64) -> RepoResult<bool> {
+        let res = wechat_identities::Entity::delete_many()
+            .filter(wechat_identities::Column::UserId.eq(user.0))
+            .filter(wechat_identities::Column::AppId.eq(app_id))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected > 0)
+    }
+
+    async fn delete_user(&mut self, user: UserId) -> RepoResult<bool> {
+        // Explicit deletes rather than relying on ON DELETE CASCADE, which an operator's
+        // hand-made schema might lack.
+        refresh_tokens::Entity::delete_many()
+            .filter(refresh_tokens::Column::UserId.eq(user.0))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        wechat_identities::Entity::delete_many()
+            .filter(wechat_identities::Column::UserId.eq(user.0))
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        let res = users::Entity::delete_by_id(user.0)
+            .exec(&self.conn)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected > 0)
+    }
+}
