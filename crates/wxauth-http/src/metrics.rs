@@ -1,0 +1,237 @@
+//! Prometheus metrics, served at `GET /metrics` in the text format.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoginLabels {
+    app: String,
+    outcome: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WechatLabels {
+    endpoint: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppLabels {
+    app: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: String,
+    state: String,
+}
+
+/// A snapshot of one connection pool, taken at scrape time.
+#[derive(Debug, Clone)]
+pub struct PoolStats {
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+type PoolProbe = Arc<dyn Fn() -> Vec<PoolStats> + Send + Sync>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to ~4 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Family<RouteLabels, Histogram>,
+    logins: Family<LoginLabels, Counter>,
+    wechat_calls: Family<WechatLabels, Counter>,
+    wechat_seconds: Family<EndpointLabels, Histogram>,
+    token_refreshes: Family<AppLabels, Counter>,
+    pool: Family<PoolLabels, Gauge>,
+    pool_probe: std::sync::RwLock<Option<PoolProbe>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("wxauth");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        let request_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            request_seconds.clone(),
+        );
+        let logins = Family::<LoginLabels, Counter>::default();
+        registry.register(
+            "logins",
+            "Sign-in outcomes by app and reason",
+            logins.clone(),
+        );
+        let wechat_calls = Family::<WechatLabels, Counter>::default();
+        registry.register(
+            "wechat_calls",
+            "WeChat API calls by endpoint and outcome (ok, errcode_N, timeout, transport, decode)",
+            wechat_calls.clone(),
+        );
+        let wechat_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "wechat_call_duration_seconds",
+            "WeChat API call latency by endpoint",
+            wechat_seconds.clone(),
+        );
+        let token_refreshes = Family::<AppLabels, Counter>::default();
+        registry.register(
+            "wechat_access_token_refreshes",
+            "WeChat access-token fetches by app",
+            token_refreshes.clone(),
+        );
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by pool and state (idle, in_use, max)",
+            pool.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            logins,
+            wechat_calls,
+            wechat_seconds,
+            token_refreshes,
+            pool,
+            pool_probe: std::sync::RwLock::new(None),
+        }
+    }
+
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_login(&self, app: &str, outcome: &str, reason: &str) {
+        self.logins
+            .get_or_create(&LoginLabels {
+                app: app.to_owned(),
+                outcome: outcome.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    /// `outcome` is `ok`, `errcode_<n>`, `timeout`, `transport` or `decode`.
+    pub fn observe_wechat_call(&self, endpoint: &str, outcome: &str, elapsed: Duration) {
+        self.wechat_calls
+            .get_or_create(&WechatLabels {
+                endpoint: endpoint.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.wechat_seconds
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn observe_token_refresh(&self, app: &str) {
+        self.token_refreshes
+            .get_or_create(&AppLabels {
+                app: app.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets the function that reports the database pools at each scrape.
+    pub fn set_pool_probe(&self, probe: impl Fn() -> Vec<PoolStats> + Send + Sync + 'static) {
+        *self.pool_probe.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(probe));
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let probe = self
+            .pool_probe
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(probe) = probe {
+            for stats in probe() {
+                let set = |state: &str, v: u32| {
+                    self.pool
+                        .get_or_create(&PoolLabels {
+                            pool: stats.pool.to_owned(),
+                            state: state.to_owned(),
+                        })
+                        .set(i64::from(v));
+                };
+                set("idle", stats.idle);
+                set("in_use", stats.size.saturating_sub(stats.idle));
+                set("max", stats.max);
+            }
+        }
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "could not encode metrics");
+        }
+        out
+    }
+}

@@ -1,0 +1,100 @@
+//! The OpenAPI document, served at `/api-docs/openapi.json` and browsed in Swagger UI.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "wxauth",
+        description = "WeChat authentication: Mini Program and Official Account sign-in, tokens, accounts and administration.\n\nEvery error has the same body: `{id, status, name, message, details}`; `name` is stable and machine-readable, `id` is the request id (also the `x-request-id` header).",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        miniprogram::login,
+        miniprogram::phone_number,
+        miniprogram::openid,
+        miniprogram::decrypt,
+        miniprogram::verify_signature,
+        me::me,
+        me::update_me,
+        me::set_phone,
+        me::bind_wechat,
+        me::unbind_wechat,
+        auth::register,
+        auth::refresh,
+        auth::logout,
+        auth::jwks,
+        oauth::authorize,
+        oauth::token,
+        official::create_qrcode,
+        official::subscription,
+        official::verify_url,
+        official::receive_event,
+        official::start_qr_login,
+        official::poll_qr_login,
+        admin::list_apps,
+        admin::create_app,
+        admin::get_app,
+        admin::put_app,
+        admin::delete_app,
+        admin::list_users,
+        admin::get_user,
+        admin::delete_user,
+        admin::block_user,
+        admin::unblock_user,
+        admin::unbind_identity,
+        admin::revoke_sessions,
+        admin::audit,
+        compat::strapi_v5_login,
+        compat::strapi_v5_phone,
+        compat::strapi_v5_openid,
+        compat::strapi_v5_update,
+        compat::strapi_v4_login,
+        compat::legacy_authorize,
+        compat::legacy_jwt,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&Security),
+    tags(
+        (name = "Mini Program", description = "wx.login codes, phone numbers, openid, encryptedData"),
+        (name = "Account", description = "The signed-in user's profile, phone and WeChat identities"),
+        (name = "Sessions", description = "Registration by bind code, refresh tokens, logout, JWKS"),
+        (name = "Web sign-in", description = "Official Account and website OAuth2"),
+        (name = "Official Account", description = "QR codes, follow checks, event push, scan-to-login"),
+        (name = "Admin", description = "Apps, users, sessions and the audit log (admin API key)"),
+        (name = "Compatibility", description = "Drop-in routes for clients of the Strapi plugins and the legacy Official Account service"),
+        (name = "Operations", description = "Probes and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from a sign-in"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "adminKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Admin-Key",
+                "An admin API key (wxauth-server admin-keys create)",
+            ))),
+        );
+    }
+}
