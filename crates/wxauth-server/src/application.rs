@@ -1,0 +1,203 @@
+//! The composition root: builds every adapter from the configuration, wires them into the use
+//! cases and the HTTP layer, and binds the server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use wxauth_core::Wxauth;
+use wxauth_core::ports::SystemClock;
+use wxauth_http::metrics::PoolStats;
+use wxauth_http::{HttpOptions, HttpState, Metrics, RateLimits};
+use wxauth_persistence::{AccessTokenCache, Database, DatabaseConfig, SecretCipher, SqlStore};
+use wxauth_tokens::JwtSigner;
+
+use crate::config::Config;
+use crate::wechat::WechatGateway;
+
+/// Everything the server and the CLI subcommands share.
+pub struct Components {
+    pub config: Config,
+    pub store: SqlStore,
+    pub wxauth: Arc<Wxauth>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Components {
+    /// Connects to the database and builds the use cases. Migrations run only when `migrate`
+    /// is set; config apps are applied only when `sync_apps` is set.
+    pub async fn build(config: Config, migrate: bool, sync_apps: bool) -> anyhow::Result<Self> {
+        let cipher = Arc::new(
+            SecretCipher::new(
+                config
+                    .secrets
+                    .master_key
+                    .as_ref()
+                    .context("secrets.master_key is required")?,
+                &config.secrets.previous_master_keys,
+            )
+            .context("secrets.master_key")?,
+        );
+        let db = Database::connect(&DatabaseConfig {
+            url: config.database.url.clone(),
+            max_connections: config.database.max_connections,
+            min_connections: config.database.min_connections,
+            acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+        })
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to the database ({})",
+                redact_url(&config.database.url)
+            )
+        })?;
+        if migrate {
+            db.migrate()
+                .await
+                .context("cannot apply database migrations")?;
+        }
+        let store = SqlStore::new(db.clone(), cipher.clone());
+        let metrics = Arc::new(Metrics::new());
+        probe_pools(&metrics, &db);
+        let signer = JwtSigner::new(&config.jwt_config()?).context("jwt")?;
+        let gateway = Arc::new(WechatGateway::new(
+            &config.wechat,
+            AccessTokenCache::new(db.clone(), cipher.clone()),
+            metrics.clone(),
+        )?);
+        let wxauth = Arc::new(Wxauth::new(
+            Arc::new(store.clone()),
+            gateway.clone(),
+            gateway,
+            Arc::new(signer),
+            Arc::new(SystemClock),
+            config.settings()?,
+        ));
+        if sync_apps {
+            for (key, app) in &config.apps {
+                let draft = config.app_draft(key, app)?;
+                wxauth
+                    .apps()
+                    .upsert(&draft)
+                    .await
+                    .with_context(|| format!("cannot apply app {key}"))?;
+            }
+        }
+        Ok(Self {
+            config,
+            store,
+            wxauth,
+            metrics,
+        })
+    }
+}
+
+fn probe_pools(metrics: &Metrics, db: &Database) {
+    let db = db.clone();
+    metrics.set_pool_probe(move || {
+        db.pool_stats()
+            .into_iter()
+            .map(|p| PoolStats {
+                pool: p.pool,
+                size: p.size,
+                idle: p.idle,
+                max: p.max,
+            })
+            .collect()
+    });
+}
+
+/// `postgres://user:password@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    components_wxauth: Arc<Wxauth>,
+    housekeeping: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let migrate = config.database.migrate_on_start;
+        let components = Components::build(config, migrate, true).await?;
+        Self::from_components(components)
+    }
+
+    pub fn from_components(components: Components) -> anyhow::Result<Self> {
+        let Components {
+            config,
+            wxauth,
+            metrics,
+            store,
+        } = components;
+        let listener = TcpListener::bind(config.server.listen)
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(HttpState {
+            wxauth: wxauth.clone(),
+            metrics,
+            limits: RateLimits::new(&config.rate_limits),
+            options: HttpOptions {
+                trust_forwarded_for: config.server.trust_forwarded_for,
+                compat_routes: config.server.compat_routes,
+                swagger_ui: config.server.swagger_ui,
+                demo_page: config.server.demo_page,
+                compat_mini_program_app: config.server.compat_mini_program_app.clone(),
+                compat_official_app: config.server.compat_official_app.clone(),
+            },
+        });
+        let housekeeping = tokio::spawn(crate::housekeeping::run(state.clone(), store));
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(wxauth_http::request_id::observe))
+                .wrap(Compress::default())
+                .configure(|cfg| wxauth_http::configure(cfg, app_state.clone()))
+        })
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .listen(listener)?;
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        Ok(Self {
+            server: server.run(),
+            port,
+            components_wxauth: wxauth,
+            housekeeping,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn wxauth(&self) -> &Arc<Wxauth> {
+        &self.components_wxauth
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM or [`ServerHandle::stop`]), then
+    /// stops the background work.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.housekeeping.abort();
+        let _ = self.housekeeping.await;
+        result
+    }
+}

@@ -1,0 +1,142 @@
+//! The command line: `serve` (default), `demo`, `migrate`, `check-config`, `apps`, `admin-keys`,
+//! `keys` and `rotate-master-key`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wxauth-server",
+    version,
+    about = "WeChat authentication service"
+)]
+pub struct Cli {
+    /// A TOML configuration file (default: config/wxauth.toml if it exists).
+    #[arg(long, short, global = true, env = "WXAUTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Run the service on SQLite with the WeChat simulator and a demo app, for a first look.
+    Demo(DemoArgs),
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Only list the pending migrations.
+        #[arg(long)]
+        status: bool,
+    },
+    /// Load and validate the configuration, then exit (non-zero when invalid).
+    CheckConfig,
+    /// Manage apps.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Manage admin API keys.
+    #[command(subcommand, name = "admin-keys")]
+    AdminKeys(AdminKeysCommand),
+    /// Generate keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Re-encrypt every stored secret under secrets.master_key (list the old key in
+    /// secrets.previous_master_keys while this runs).
+    RotateMasterKey,
+    /// Exit 0 when the URL answers 200 (for container health checks; needs no curl).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where wxauth listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Where the simulator listens.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub sim_listen: std::net::SocketAddr,
+    /// The SQLite database and the demo keys live here.
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Add (or replace) an app.
+    Add(AppArgs),
+    /// List apps (secrets are never shown).
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AppKindArg {
+    MiniProgram,
+    OfficialAccount,
+    Website,
+}
+
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    /// wxauth's key for the app (lowercase letters, digits, - and _).
+    #[arg(long)]
+    pub key: String,
+    #[arg(long, value_enum)]
+    pub kind: AppKindArg,
+    #[arg(long)]
+    pub appid: String,
+    /// The AppSecret; read from the WXAUTH_APP_SECRET environment variable when omitted, so it
+    /// stays out of shell history.
+    #[arg(long, env = "WXAUTH_APP_SECRET", hide_env_values = true)]
+    pub secret: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// open, bind_code or closed.
+    #[arg(long, default_value = "open")]
+    pub registration: String,
+    /// Allowed redirect targets (repeatable).
+    #[arg(long = "redirect-allow")]
+    pub redirect_allow: Vec<String>,
+    #[arg(long, env = "WXAUTH_APP_EVENT_TOKEN", hide_env_values = true)]
+    pub event_token: Option<String>,
+    #[arg(long, env = "WXAUTH_APP_ENCODING_AES_KEY", hide_env_values = true)]
+    pub encoding_aes_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminKeysCommand {
+    /// Create a key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a key by its id.
+    Revoke { key_id: String },
+    /// List keys (ids and names only).
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyAlgorithm {
+    /// A 32-byte master key for secrets at rest (base64).
+    Master,
+    /// An HS256 JWT secret.
+    Hs256,
+    /// An ES256 (P-256) JWT private key, PKCS#8 PEM.
+    Es256,
+    /// An Ed25519 JWT private key, PKCS#8 PEM.
+    Eddsa,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random key.
+    Generate {
+        #[arg(long, value_enum, default_value = "master")]
+        kind: KeyAlgorithm,
+    },
+}

@@ -1,0 +1,587 @@
+//! Configuration: built-in defaults < optional TOML file < environment (`WXAUTH__SECTION__KEY`).
+//!
+//! Every section denies unknown keys, so a typo stops start-up instead of being ignored, and
+//! [`Config::validate`] checks what serde cannot (key lengths, URLs, references between
+//! sections). Errors name the setting and its environment variable in one line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+use wxauth_http::RateLimitConfig;
+use wxauth_tokens::{KeyConfig, SigningAlgorithm};
+
+pub const ENV_PREFIX: &str = "WXAUTH";
+pub const DEFAULT_FILE: &str = "config/wxauth.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// Trust `X-Forwarded-For` for the client IP (only behind your own proxy).
+    pub trust_forwarded_for: bool,
+    /// The URL clients reach this service at (for links it prints and the demo).
+    pub public_url: Option<String>,
+    pub swagger_ui: bool,
+    pub compat_routes: bool,
+    /// The Mini Program the Strapi-plugin compatibility routes use (default: auth.default_app).
+    pub compat_mini_program_app: Option<String>,
+    /// The Official Account the legacy `/wechat/*` routes use (default: the only one).
+    pub compat_official_app: Option<String>,
+    pub demo_page: bool,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            trust_forwarded_for: false,
+            public_url: None,
+            swagger_ui: true,
+            compat_routes: true,
+            compat_mini_program_app: None,
+            compat_official_app: None,
+            demo_page: true,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+    /// Apply pending migrations at start-up.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/wxauth.db?mode=rwc".into(),
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout_secs: 5,
+            migrate_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSection {
+    /// 32 random bytes, base64: encrypts every secret at rest (`wxauth-server keys generate`).
+    pub master_key: Option<SecretString>,
+    /// Older master keys that still decrypt, during a rotation.
+    #[serde(deserialize_with = "secret_list")]
+    pub previous_master_keys: Vec<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSection {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithm: SigningAlgorithm,
+    /// HS256 only: at least 32 bytes.
+    pub secret: Option<SecretString>,
+    /// ES256 / EdDSA: the signing key first, then older keys still accepted.
+    pub keys: Vec<KeyFileConfig>,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+}
+
+impl Default for JwtSection {
+    fn default() -> Self {
+        Self {
+            issuer: "wxauth".into(),
+            audience: "wxauth".into(),
+            algorithm: SigningAlgorithm::HS256,
+            secret: None,
+            keys: Vec::new(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// A JWT key given inline or as a file path.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFileConfig {
+    pub kid: String,
+    #[serde(default)]
+    pub private_key_pem: Option<SecretString>,
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub public_key_pem: Option<String>,
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KeyFileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFileConfig")
+            .field("kid", &self.kid)
+            .field("private_key_file", &self.private_key_file)
+            .field("public_key_file", &self.public_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WechatSection {
+    pub api_base_url: String,
+    pub open_base_url: String,
+    pub mp_base_url: String,
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// Refresh an access token this long before it expires.
+    pub token_refresh_margin_secs: u64,
+}
+
+impl Default for WechatSection {
+    fn default() -> Self {
+        Self {
+            api_base_url: "https://api.weixin.qq.com".into(),
+            open_base_url: "https://open.weixin.qq.com".into(),
+            mp_base_url: "https://mp.weixin.qq.com".into(),
+            timeout_ms: 5_000,
+            connect_timeout_ms: 2_000,
+            token_refresh_margin_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// The app used when a request names none.
+    pub default_app: Option<String>,
+    pub bind_code_ttl_secs: i64,
+    pub oauth_state_ttl_secs: i64,
+    pub qr_login_ttl_secs: i64,
+    pub app_cache_ttl_secs: i64,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            default_app: None,
+            bind_code_ttl_secs: 300,
+            oauth_state_ttl_secs: 600,
+            qr_login_ttl_secs: 300,
+            app_cache_ttl_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub format: LogFormat,
+    /// A tracing filter; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+/// One app declared in configuration; applied to the database at start-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSection {
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub appid: String,
+    pub secret: SecretString,
+    #[serde(default = "default_registration")]
+    pub registration: String,
+    /// Allowed redirect targets (scheme, host, path prefix): a list, or one comma-separated
+    /// string when set from the environment.
+    #[serde(default, deserialize_with = "string_list")]
+    pub redirect_allow_list: Vec<String>,
+    #[serde(default)]
+    pub event_token: Option<SecretString>,
+    #[serde(default)]
+    pub encoding_aes_key: Option<SecretString>,
+    #[serde(default)]
+    pub api_base_url: Option<String>,
+    #[serde(default)]
+    pub open_base_url: Option<String>,
+    #[serde(default)]
+    pub mp_base_url: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_registration() -> String {
+    "open".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerSection,
+    pub database: DatabaseSection,
+    pub secrets: SecretsSection,
+    pub jwt: JwtSection,
+    pub wechat: WechatSection,
+    pub auth: AuthSection,
+    pub rate_limits: RateLimitConfig,
+    pub log: LogSection,
+    /// Apps by key.
+    pub apps: BTreeMap<String, AppSection>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: {key} {problem} (set it in {file} or as {env})")]
+    Invalid {
+        key: String,
+        problem: String,
+        file: String,
+        env: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            problem: problem.into(),
+            file: DEFAULT_FILE.to_owned(),
+            env: env_name(key),
+        }
+    }
+}
+
+/// `jwt.secret` → `WXAUTH__JWT__SECRET`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}__{}", key.replace('.', "__").to_uppercase())
+}
+
+/// A list given as a TOML array or as one comma-separated string (from the environment).
+fn string_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match OneOrMany::deserialize(de)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+fn secret_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<SecretString>, D::Error> {
+    Ok(string_list(de)?
+        .into_iter()
+        .map(SecretString::from)
+        .collect())
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (if it exists; an explicitly given file
+    /// must exist), then the environment (`env` replaces the process environment in tests).
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Load(format!(
+                        "{} does not exist",
+                        path.display()
+                    )));
+                }
+                builder = builder.add_source(config::File::from(path).required(true));
+            }
+            None => {
+                builder = builder.add_source(config::File::with_name(DEFAULT_FILE).required(false));
+            }
+        }
+        let env_source = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(env);
+        builder = builder.add_source(env_source);
+        let raw = builder
+            .build()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        let config: Config = raw
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(describe(&e.to_string())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let Some(master) = &self.secrets.master_key else {
+            return Err(ConfigError::invalid(
+                "secrets.master_key",
+                "is required: 32 random bytes in base64 (wxauth-server keys generate --master)",
+            ));
+        };
+        wxauth_persistence::SecretCipher::new(master, &self.secrets.previous_master_keys)
+            .map_err(|e| ConfigError::invalid("secrets.master_key", e.to_string()))?;
+        if wxauth_persistence::DatabaseKind::of_url(&self.database.url).is_none() {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite:, postgres:// or mysql://",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        self.jwt_config().map(|_| ())?;
+        if self.jwt.access_token_ttl_secs < 60 || self.jwt.access_token_ttl_secs > 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "jwt.access_token_ttl_secs",
+                "must be 60 to 86400",
+            ));
+        }
+        if self.jwt.refresh_token_ttl_secs < 3600 {
+            return Err(ConfigError::invalid(
+                "jwt.refresh_token_ttl_secs",
+                "must be at least 3600",
+            ));
+        }
+        for (key, value) in [
+            ("wechat.api_base_url", &self.wechat.api_base_url),
+            ("wechat.open_base_url", &self.wechat.open_base_url),
+            ("wechat.mp_base_url", &self.wechat.mp_base_url),
+        ] {
+            check_url(key, value)?;
+        }
+        for (name, ttl) in [
+            ("auth.bind_code_ttl_secs", self.auth.bind_code_ttl_secs),
+            ("auth.oauth_state_ttl_secs", self.auth.oauth_state_ttl_secs),
+            ("auth.qr_login_ttl_secs", self.auth.qr_login_ttl_secs),
+        ] {
+            if !(60..=3600).contains(&ttl) {
+                return Err(ConfigError::invalid(name, "must be 60 to 3600 seconds"));
+            }
+        }
+        if let Some(default) = &self.auth.default_app
+            && !self.apps.contains_key(default)
+        {
+            // An app created through the admin API may be the default too; only the form is
+            // checked here.
+            wxauth_domain::AppKey::parse(default.as_str())
+                .map_err(|e| ConfigError::invalid("auth.default_app", e.reason))?;
+        }
+        for (key, app) in &self.apps {
+            self.app_draft(key, app)?;
+        }
+        Ok(())
+    }
+
+    pub fn jwt_config(&self) -> Result<wxauth_tokens::JwtConfig, ConfigError> {
+        let mut keys = Vec::new();
+        for (i, k) in self.jwt.keys.iter().enumerate() {
+            let read = |path: &PathBuf, what: &str| {
+                std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::invalid(
+                        &format!("jwt.keys[{i}].{what}"),
+                        format!("cannot be read: {e}"),
+                    )
+                })
+            };
+            let private = match (&k.private_key_pem, &k.private_key_file) {
+                (Some(pem), _) => Some(pem.clone()),
+                (None, Some(path)) => Some(SecretString::from(read(path, "private_key_file")?)),
+                (None, None) => None,
+            };
+            let public = match (&k.public_key_pem, &k.public_key_file) {
+                (Some(pem), _) => Some(pem.clone()),
+                (None, Some(path)) => Some(read(path, "public_key_file")?),
+                (None, None) => None,
+            };
+            keys.push(KeyConfig {
+                kid: k.kid.clone(),
+                private_key_pem: private,
+                public_key_pem: public,
+            });
+        }
+        let config = wxauth_tokens::JwtConfig {
+            issuer: self.jwt.issuer.clone(),
+            audience: self.jwt.audience.clone(),
+            algorithm: self.jwt.algorithm,
+            secret: self.jwt.secret.clone(),
+            keys,
+        };
+        wxauth_tokens::JwtSigner::new(&config).map_err(|e| {
+            let key = match e {
+                wxauth_tokens::JwtConfigError::WeakSecret => "jwt.secret",
+                _ => "jwt.keys",
+            };
+            ConfigError::invalid(key, e.to_string())
+        })?;
+        Ok(config)
+    }
+
+    /// The configured app as the use cases' draft, validated.
+    pub fn app_draft(
+        &self,
+        key: &str,
+        app: &AppSection,
+    ) -> Result<wxauth_core::ports::AppDraft, ConfigError> {
+        let field = |f: &str| format!("apps.{key}.{f}");
+        let app_key = wxauth_domain::AppKey::parse(key).map_err(|e| {
+            ConfigError::invalid(&format!("apps.{key}"), format!("key {}", e.reason))
+        })?;
+        let kind: wxauth_domain::AppKind =
+            app.kind
+                .parse()
+                .map_err(|e: wxauth_domain::ValidationError| {
+                    ConfigError::invalid(&field("kind"), e.reason)
+                })?;
+        let appid = wxauth_domain::WechatAppId::parse(app.appid.as_str())
+            .map_err(|e| ConfigError::invalid(&field("appid"), e.reason))?;
+        if app.secret.expose_secret().trim().is_empty() {
+            return Err(ConfigError::invalid(&field("secret"), "must not be empty"));
+        }
+        let registration =
+            app.registration
+                .parse()
+                .map_err(|e: wxauth_domain::ValidationError| {
+                    ConfigError::invalid(&field("registration"), e.reason)
+                })?;
+        let redirect_allow_list =
+            wxauth_domain::RedirectAllowList::parse_all(&app.redirect_allow_list)
+                .map_err(|e| ConfigError::invalid(&field("redirect_allow_list"), e.reason))?;
+        if let Some(aes) = &app.encoding_aes_key
+            && aes.expose_secret().len() != 43
+        {
+            return Err(ConfigError::invalid(
+                &field("encoding_aes_key"),
+                "must be 43 characters",
+            ));
+        }
+        for (f, url) in [
+            ("api_base_url", &app.api_base_url),
+            ("open_base_url", &app.open_base_url),
+            ("mp_base_url", &app.mp_base_url),
+        ] {
+            if let Some(url) = url {
+                check_url(&field(f), url)?;
+            }
+        }
+        Ok(wxauth_core::ports::AppDraft {
+            key: app_key,
+            kind,
+            name: app.name.clone().unwrap_or_else(|| key.to_owned()),
+            appid,
+            secret: app.secret.clone(),
+            registration,
+            redirect_allow_list,
+            event_token: app.event_token.clone(),
+            encoding_aes_key: app.encoding_aes_key.clone(),
+            endpoints: wxauth_domain::app::AppEndpoints {
+                api_base_url: app.api_base_url.clone(),
+                open_base_url: app.open_base_url.clone(),
+                mp_base_url: app.mp_base_url.clone(),
+            },
+            enabled: app.enabled,
+            source: "config",
+        })
+    }
+
+    pub fn settings(&self) -> Result<wxauth_core::Settings, ConfigError> {
+        let default_app = self
+            .auth
+            .default_app
+            .as_deref()
+            .map(wxauth_domain::AppKey::parse)
+            .transpose()
+            .map_err(|e| ConfigError::invalid("auth.default_app", e.reason))?;
+        Ok(wxauth_core::Settings {
+            access_token_ttl: time::Duration::seconds(self.jwt.access_token_ttl_secs),
+            refresh_token_ttl: time::Duration::seconds(self.jwt.refresh_token_ttl_secs),
+            bind_code_ttl: time::Duration::seconds(self.auth.bind_code_ttl_secs),
+            oauth_state_ttl: time::Duration::seconds(self.auth.oauth_state_ttl_secs),
+            qr_login_ttl: time::Duration::seconds(self.auth.qr_login_ttl_secs),
+            default_app,
+            app_cache_ttl: time::Duration::seconds(self.auth.app_cache_ttl_secs),
+        })
+    }
+}
+
+fn check_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        _ => Err(ConfigError::invalid(key, "must be an http(s) URL")),
+    }
+}
+
+/// Turns the config crate's messages ("unknown field `x`, expected one of … for key `jwt`")
+/// into one line naming the setting.
+fn describe(message: &str) -> String {
+    let key = message
+        .rsplit_once("for key `")
+        .and_then(|(_, rest)| rest.split('`').next());
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next());
+    match (unknown, key) {
+        (Some(field), Some(section)) => {
+            format!("{section}.{field} is not a setting (a typo?)")
+        }
+        (Some(field), None) => format!("{field} is not a setting (a typo?)"),
+        (None, Some(key)) => format!(
+            "{key}: {}",
+            message.split(" for key").next().unwrap_or(message)
+        ),
+        (None, None) => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! HTTP tests of the whole service against the WeChat simulator, on every database backend.
+//! One test binary for the crate (see kanidm's DO_NOT_ADD_MORE_TESTS_HERE): add modules here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod compat;
+mod deployment;
+mod errors;
+mod health;
+mod login;
+mod me;
+mod miniprogram;
+mod oauth;
+mod official;
+mod openapi;
+mod rate_limits;
+mod security;
+mod sessions;
+mod tokens;
