@@ -211,7 +211,7 @@ impl Wxauth {
                     openid: record.openid,
                     unionid: record.unionid,
                     session_key: record.session_key,
-                    phone: None,
+                    phone: record.phone,
                     nickname: None,
                     avatar_url: None,
                 };

@@ -400,11 +400,6 @@ impl SessionRepo for FakeTx {
         }
         Ok(n)
     }
-    async fn purge_refresh_tokens(&mut self, before: Timestamp) -> RepoResult<u64> {
-        let n = self.state.refresh.len();
-        self.state.refresh.retain(|(_, r)| r.expires_at >= before);
-        Ok((n - self.state.refresh.len()) as u64)
-    }
 }
 
 #[async_trait]
@@ -510,9 +505,6 @@ impl OfficialRepo for FakeTx {
         }
         self.state.events.push((app_id, key.to_owned()));
         Ok(true)
-    }
-    async fn purge_events(&mut self, _before: Timestamp) -> RepoResult<u64> {
-        Ok(0)
     }
     async fn record_follower(&mut self, c: &FollowerChange) -> RepoResult<()> {
         self.state

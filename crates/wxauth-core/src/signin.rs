@@ -264,9 +264,9 @@ impl Wxauth {
         Ok(())
     }
 
-    /// Fills in what the sign-in learned and the account lacks: a verified phone number,
-    /// a nickname and avatar from OAuth. Never overwrites what the user set themselves, and
-    /// never moves a phone number from another account.
+    /// Applies what the sign-in learned: a phone number WeChat just verified becomes the
+    /// account's (the account is keyed by it), a nickname and avatar from OAuth fill empty
+    /// fields only. A phone number is never moved from another account.
     async fn refresh_profile(
         &self,
         tx: &mut dyn StoreTx,

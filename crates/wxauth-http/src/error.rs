@@ -23,7 +23,7 @@ use crate::request_id::RequestId;
     "id": "0193a5b2-6f1c-7c3e-9a51-3f1e2d4c5b6a",
     "status": 400,
     "name": "INVALID_CODE",
-    "message": "the code is invalid or expired: get a new one with wx.login()",
+    "message": "the code is invalid or expired: get a new one from WeChat",
     "details": {"field": "code"}
 }))]
 pub struct ErrorBody {

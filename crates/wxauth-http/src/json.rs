@@ -80,6 +80,38 @@ fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web
     .into()
 }
 
+/// A JSON body that may be absent: an empty body is `None`; anything else must parse, with the
+/// same errors as a required body (unknown fields are refused, not ignored).
+pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if body.len() > MAX_JSON_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is too large",
+        ));
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        if e.is_data() {
+            serde_error(&e.to_string())
+        } else {
+            let reason = e.to_string();
+            let reason = reason
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                format!("the request body is not valid JSON: {reason}"),
+            )
+        }
+    })
+}
+
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(MAX_JSON_BYTES)

@@ -23,6 +23,7 @@ use crate::routes::*;
         miniprogram::verify_signature,
         me::me,
         me::update_me,
+        me::update_profile,
         me::set_phone,
         me::bind_wechat,
         me::unbind_wechat,

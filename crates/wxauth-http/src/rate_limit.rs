@@ -16,19 +16,20 @@ use crate::error::ApiError;
 /// The endpoints that share a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitClass {
-    /// Sign-ins: Mini Program login, registration, token refresh, QR-login polls.
+    /// Sign-ins: Mini Program login, registration, token refresh, binding.
     Login,
     /// `getPhoneNumber` code exchanges.
     Phone,
     /// openid lookups.
     Openid,
-    /// The web OAuth authorize and token steps.
+    /// The web OAuth authorize and token steps, and starting a scan-to-login.
     OAuth,
+    /// Scan-to-login polls (a browser polls about once a second).
+    Poll,
 }
 
 /// One class's limits.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     /// Sustained requests per minute from one IP.
     pub per_ip_per_minute: u32,
@@ -38,40 +39,78 @@ pub struct Limit {
     pub per_app_per_second: u32,
 }
 
+const fn limit(per_ip_per_minute: u32, per_ip_burst: u32, per_app_per_second: u32) -> Limit {
+    Limit {
+        per_ip_per_minute,
+        per_ip_burst,
+        per_app_per_second,
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RawRateLimitConfig")]
 pub struct RateLimitConfig {
     pub enabled: bool,
     pub login: Limit,
     pub phone: Limit,
     pub openid: Limit,
     pub oauth: Limit,
+    pub poll: Limit,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            login: Limit {
-                per_ip_per_minute: 60,
-                per_ip_burst: 20,
-                per_app_per_second: 1_000,
-            },
-            phone: Limit {
-                per_ip_per_minute: 20,
-                per_ip_burst: 5,
-                per_app_per_second: 200,
-            },
-            openid: Limit {
-                per_ip_per_minute: 60,
-                per_ip_burst: 20,
-                per_app_per_second: 1_000,
-            },
-            oauth: Limit {
-                per_ip_per_minute: 60,
-                per_ip_burst: 20,
-                per_app_per_second: 500,
-            },
+            login: limit(60, 20, 1_000),
+            phone: limit(20, 5, 200),
+            openid: limit(60, 20, 1_000),
+            oauth: limit(60, 20, 500),
+            poll: limit(600, 60, 2_000),
+        }
+    }
+}
+
+/// The configuration as written: any single value may be set, the rest keep their defaults.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawRateLimitConfig {
+    enabled: Option<bool>,
+    login: LimitOverride,
+    phone: LimitOverride,
+    openid: LimitOverride,
+    oauth: LimitOverride,
+    poll: LimitOverride,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct LimitOverride {
+    per_ip_per_minute: Option<u32>,
+    per_ip_burst: Option<u32>,
+    per_app_per_second: Option<u32>,
+}
+
+impl LimitOverride {
+    fn over(self, base: Limit) -> Limit {
+        Limit {
+            per_ip_per_minute: self.per_ip_per_minute.unwrap_or(base.per_ip_per_minute),
+            per_ip_burst: self.per_ip_burst.unwrap_or(base.per_ip_burst),
+            per_app_per_second: self.per_app_per_second.unwrap_or(base.per_app_per_second),
+        }
+    }
+}
+
+impl From<RawRateLimitConfig> for RateLimitConfig {
+    fn from(raw: RawRateLimitConfig) -> Self {
+        let d = Self::default();
+        Self {
+            enabled: raw.enabled.unwrap_or(d.enabled),
+            login: raw.login.over(d.login),
+            phone: raw.phone.over(d.phone),
+            openid: raw.openid.over(d.openid),
+            oauth: raw.oauth.over(d.oauth),
+            poll: raw.poll.over(d.poll),
         }
     }
 }
@@ -100,6 +139,7 @@ pub struct RateLimits {
     phone: ClassLimiters,
     openid: ClassLimiters,
     oauth: ClassLimiters,
+    poll: ClassLimiters,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -119,6 +159,7 @@ impl RateLimits {
             phone: ClassLimiters::new(&config.phone),
             openid: ClassLimiters::new(&config.openid),
             oauth: ClassLimiters::new(&config.oauth),
+            poll: ClassLimiters::new(&config.poll),
         }
     }
 
@@ -128,31 +169,32 @@ impl RateLimits {
             LimitClass::Phone => &self.phone,
             LimitClass::Openid => &self.openid,
             LimitClass::OAuth => &self.oauth,
+            LimitClass::Poll => &self.poll,
         }
     }
 
-    /// Counts one request; refuses it with a 429 when either limit is exhausted.
-    pub fn check(
-        &self,
-        class: LimitClass,
-        ip: Option<IpAddr>,
-        app: Option<&str>,
-    ) -> Result<(), ApiError> {
+    /// Counts one request against the client's limit.
+    pub fn check_ip(&self, class: LimitClass, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match ip {
+            Some(ip) if self.enabled => self
+                .class(class)
+                .per_ip
+                .check_key(&ip)
+                .map_err(|n| self.refused(n.wait_time_from(self.clock.now()))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts one request against the app's limit. `app` must be a resolved app key, never raw
+    /// client input: each distinct key costs memory.
+    pub fn check_app(&self, class: LimitClass, app: &str) -> Result<(), ApiError> {
         if !self.enabled {
             return Ok(());
         }
-        let limiters = self.class(class);
-        if let Some(ip) = ip
-            && let Err(not_until) = limiters.per_ip.check_key(&ip)
-        {
-            return Err(self.refused(not_until.wait_time_from(self.clock.now())));
-        }
-        if let Some(app) = app
-            && let Err(not_until) = limiters.per_app.check_key(&app.to_owned())
-        {
-            return Err(self.refused(not_until.wait_time_from(self.clock.now())));
-        }
-        Ok(())
+        self.class(class)
+            .per_app
+            .check_key(&app.to_owned())
+            .map_err(|n| self.refused(n.wait_time_from(self.clock.now())))
     }
 
     fn refused(&self, wait: std::time::Duration) -> ApiError {
@@ -161,7 +203,13 @@ impl RateLimits {
 
     /// Forgets keys whose limits are back to full, so memory follows active clients only.
     pub fn housekeeping(&self) {
-        for c in [&self.login, &self.phone, &self.openid, &self.oauth] {
+        for c in [
+            &self.login,
+            &self.phone,
+            &self.openid,
+            &self.oauth,
+            &self.poll,
+        ] {
             c.per_ip.retain_recent();
             c.per_ip.shrink_to_fit();
             c.per_app.retain_recent();
@@ -176,54 +224,35 @@ mod tests {
     #[test]
     fn a_burst_beyond_the_per_ip_limit_is_refused_with_a_retry_after() {
         let config = RateLimitConfig {
-            login: Limit {
-                per_ip_per_minute: 60,
-                per_ip_burst: 3,
-                per_app_per_second: 1000,
-            },
+            login: limit(60, 3, 1000),
             ..Default::default()
         };
         let limits = RateLimits::new(&config);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(
-                limits
-                    .check(LimitClass::Login, Some(ip), Some("shop"))
-                    .is_ok()
-            );
+            assert!(limits.check_ip(LimitClass::Login, Some(ip)).is_ok());
         }
-        let refused = limits
-            .check(LimitClass::Login, Some(ip), Some("shop"))
-            .unwrap_err();
+        let refused = limits.check_ip(LimitClass::Login, Some(ip)).unwrap_err();
         assert_eq!(refused.status.as_u16(), 429);
         assert!(refused.retry_after.unwrap() >= 1);
         // Another client and another class are unaffected.
         assert!(
             limits
-                .check(LimitClass::Login, Some("10.0.0.2".parse().unwrap()), None)
+                .check_ip(LimitClass::Login, Some("10.0.0.2".parse().unwrap()))
                 .is_ok()
         );
-        assert!(limits.check(LimitClass::Phone, Some(ip), None).is_ok());
+        assert!(limits.check_ip(LimitClass::Phone, Some(ip)).is_ok());
     }
 
     #[test]
     fn the_per_app_limit_covers_all_clients_together() {
         let config = RateLimitConfig {
-            openid: Limit {
-                per_ip_per_minute: 1000,
-                per_ip_burst: 1000,
-                per_app_per_second: 2,
-            },
+            openid: limit(1000, 1000, 2),
             ..Default::default()
         };
         let limits = RateLimits::new(&config);
         let ok = (0..10)
-            .filter(|i| {
-                let ip: IpAddr = format!("10.0.1.{i}").parse().unwrap();
-                limits
-                    .check(LimitClass::Openid, Some(ip), Some("shop"))
-                    .is_ok()
-            })
+            .filter(|_| limits.check_app(LimitClass::Openid, "shop").is_ok())
             .count();
         assert_eq!(ok, 2);
     }
@@ -235,6 +264,21 @@ mod tests {
             ..Default::default()
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert!((0..1000).all(|_| limits.check(LimitClass::Phone, Some(ip), Some("a")).is_ok()));
+        assert!((0..1000).all(|_| limits.check_ip(LimitClass::Phone, Some(ip)).is_ok()));
+        assert!((0..1000).all(|_| limits.check_app(LimitClass::Phone, "a").is_ok()));
+    }
+
+    #[test]
+    fn one_value_of_a_class_can_be_set_alone() {
+        let config: RateLimitConfig =
+            serde_json::from_str(r#"{"login": {"per_ip_burst": 3}}"#).unwrap();
+        assert_eq!(config.login.per_ip_burst, 3);
+        let defaults = RateLimitConfig::default();
+        assert_eq!(
+            config.login.per_ip_per_minute,
+            defaults.login.per_ip_per_minute
+        );
+        assert!(config.enabled);
+        assert!(serde_json::from_str::<RateLimitConfig>(r#"{"login": {"burst": 3}}"#).is_err());
     }
 }

@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
-use wxauth_core::Wxauth;
+use std::net::IpAddr;
 
+use wxauth_core::Wxauth;
+use wxauth_domain::AppKind;
+
+use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimits;
+use crate::rate_limit::{LimitClass, RateLimits};
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -48,5 +52,24 @@ impl std::fmt::Debug for HttpState {
         f.debug_struct("HttpState")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+impl HttpState {
+    /// Counts a request against the client's limit and, when the app it names (or the default
+    /// one) exists, against that app's. An app that does not resolve is left to the use case,
+    /// which refuses it; only real app keys ever become limiter keys.
+    pub async fn limit(
+        &self,
+        class: LimitClass,
+        ip: Option<IpAddr>,
+        requested_app: Option<&str>,
+        kinds: &[AppKind],
+    ) -> Result<(), ApiError> {
+        self.limits.check_ip(class, ip)?;
+        if let Ok(app) = self.wxauth.apps().resolve(requested_app, kinds).await {
+            self.limits.check_app(class, app.key.as_str())?;
+        }
+        Ok(())
     }
 }

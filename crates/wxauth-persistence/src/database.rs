@@ -94,6 +94,7 @@ impl Database {
         };
         match kind {
             DatabaseKind::Sqlite => {
+                create_parent_dir(&url)?;
                 let mut write = options(1, 1);
                 write.map_sqlx_sqlite_opts(|o| sqlite_tuning(o).create_if_missing(true));
                 let write = sea_orm::Database::connect(write).await?;
@@ -171,6 +172,22 @@ impl Database {
             self.write.close().await?;
         }
         Ok(())
+    }
+}
+
+/// SQLite creates the database file but not its directory; a fresh checkout has no `data/`.
+fn create_parent_dir(url: &str) -> Result<(), DbErr> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(()); // in memory
+    }
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display()))),
+        _ => Ok(()),
     }
 }
 

@@ -159,7 +159,11 @@ impl Application {
                 compat_official_app: config.server.compat_official_app.clone(),
             },
         });
-        let housekeeping = tokio::spawn(crate::housekeeping::run(state.clone(), store));
+        let housekeeping = tokio::spawn(crate::housekeeping::run(
+            state.clone(),
+            store,
+            config.auth.audit_retention_days,
+        ));
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()

@@ -55,7 +55,7 @@ pub async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
             for app in components.wxauth.apps().all().await? {
                 writeln!(
                     o,
-                    "{:<24} {:<18} {:<22} {:<10} {:<8} -",
+                    "{:<24} {:<18} {:<22} {:<10} {}",
                     app.key.as_str(),
                     app.kind.as_str(),
                     app.appid.as_str(),

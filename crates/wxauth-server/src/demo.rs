@@ -67,7 +67,7 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
 fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
     let mut config = Config::default();
     config.server.listen = args.listen;
-    config.server.public_url = Some(format!("http://{}", args.listen));
+    config.server.demo_page = true;
     config.database.url = format!("sqlite://{}/demo.db?mode=rwc", args.data_dir.display());
     config.secrets.master_key = Some(SecretString::from(keys.master_key.clone()));
     config.jwt.secret = Some(SecretString::from(keys.jwt_secret.clone()));

@@ -1,11 +1,11 @@
-//! Periodic clean-up: expired refresh tokens and event-dedupe keys, idle rate-limit entries.
+//! Periodic clean-up: expired tokens, codes and dedupe keys, old audit entries, idle rate-limit
+//! entries.
 
 use std::time::Duration;
 
 use actix_web::web;
-use wxauth_core::ports::Store;
 use wxauth_http::HttpState;
-use wxauth_persistence::SqlStore;
+use wxauth_persistence::{Retention, SqlStore};
 
 const RATE_LIMIT_SWEEP: Duration = Duration::from_secs(60);
 const PURGE_EVERY: u32 = 60; // sweeps, i.e. hourly
@@ -14,8 +14,10 @@ const PURGE_EVERY: u32 = 60; // sweeps, i.e. hourly
 const REFRESH_TOKEN_GRACE: time::Duration = time::Duration::days(7);
 /// WeChat retries a push within seconds; a day of dedupe keys is plenty.
 const EVENT_KEY_TTL: time::Duration = time::Duration::days(1);
+/// Expired bind codes, OAuth states and QR logins stay a day, for support questions.
+const ONE_TIME_CODE_GRACE: time::Duration = time::Duration::days(1);
 
-pub async fn run(state: web::Data<HttpState>, store: SqlStore) {
+pub async fn run(state: web::Data<HttpState>, store: SqlStore, audit_retention_days: u32) {
     let mut ticks = 0u32;
     // The first sweep waits a full period: nothing is stale at start-up.
     let start = tokio::time::Instant::now() + RATE_LIMIT_SWEEP;
@@ -26,23 +28,24 @@ pub async fn run(state: web::Data<HttpState>, store: SqlStore) {
         state.limits.housekeeping();
         ticks = ticks.wrapping_add(1);
         if ticks % PURGE_EVERY == 1
-            && let Err(e) = purge(&store).await
+            && let Err(e) = purge(&store, audit_retention_days).await
         {
             tracing::warn!(error = %e, "housekeeping purge failed; will retry");
         }
     }
 }
 
-async fn purge(store: &SqlStore) -> Result<(), wxauth_core::CoreError> {
+async fn purge(store: &SqlStore, audit_retention_days: u32) -> Result<(), wxauth_core::RepoError> {
     let now = time::OffsetDateTime::now_utc();
-    let mut tx = store.begin().await?;
-    let result = async {
-        let tokens = tx.purge_refresh_tokens(now - REFRESH_TOKEN_GRACE).await?;
-        let events = tx.purge_events(now - EVENT_KEY_TTL).await?;
-        Ok((tokens, events))
-    }
-    .await;
-    let (tokens, events) = wxauth_core::ports::finish(tx, result).await?;
-    tracing::info!(tokens, events, "housekeeping purged expired rows");
+    let purged = store
+        .purge(Retention {
+            refresh_tokens: now - REFRESH_TOKEN_GRACE,
+            one_time_codes: now - ONE_TIME_CODE_GRACE,
+            events: now - EVENT_KEY_TTL,
+            audit: (audit_retention_days > 0)
+                .then(|| now - time::Duration::days(i64::from(audit_retention_days))),
+        })
+        .await?;
+    tracing::info!(?purged, "housekeeping purged expired rows");
     Ok(())
 }

@@ -183,6 +183,7 @@ impl TestApp {
         config.apps.insert(Apps::WEB.into(), web);
         config.auth.default_app = Some(Apps::MP.into());
         config.server.compat_official_app = Some(Apps::OA.into());
+        config.server.demo_page = true;
         if let Some(customize) = &options.customize {
             customize(&mut config);
         }

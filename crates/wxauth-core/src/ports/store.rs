@@ -240,8 +240,6 @@ pub trait SessionRepo: Send {
     /// Revokes every token of the session; returns how many were still live.
     async fn revoke_family(&mut self, family: &str, now: Timestamp) -> RepoResult<u64>;
     async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> RepoResult<u64>;
-    /// Deletes tokens that expired before `before` (housekeeping).
-    async fn purge_refresh_tokens(&mut self, before: Timestamp) -> RepoResult<u64>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,7 +371,6 @@ pub struct FollowerChange {
 pub trait OfficialRepo: Send {
     /// Remembers a push; false when it was seen before (WeChat retried it).
     async fn remember_event(&mut self, app_id: i64, key: &str, now: Timestamp) -> RepoResult<bool>;
-    async fn purge_events(&mut self, before: Timestamp) -> RepoResult<u64>;
     async fn record_follower(&mut self, change: &FollowerChange) -> RepoResult<()>;
     async fn insert_qr_login(&mut self, login: &NewQrLogin, now: Timestamp) -> RepoResult<()>;
     async fn qr_login_by_id(&mut self, login_id: &str) -> RepoResult<Option<QrLoginRecord>>;

@@ -33,7 +33,7 @@ pub async fn register(
     ctx: Ctx,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse> {
-    state.limits.check(LimitClass::Login, ctx.ip, None)?;
+    state.limits.check_ip(LimitClass::Login, ctx.ip)?;
     let nickname = body
         .nickname
         .as_deref()
@@ -71,7 +71,7 @@ pub async fn refresh(
     ctx: Ctx,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse> {
-    state.limits.check(LimitClass::Login, ctx.ip, None)?;
+    state.limits.check_ip(LimitClass::Login, ctx.ip)?;
     let signed_in = state
         .wxauth
         .refresh(&ctx.context, &body.refresh_token)
@@ -99,8 +99,9 @@ pub async fn logout(
     state: web::Data<HttpState>,
     ctx: Ctx,
     auth: MaybeAuth,
-    body: Option<web::Json<LogoutRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse> {
+    let body: Option<LogoutRequest> = crate::json::optional_json(&body)?;
     let refresh_token = body.as_ref().and_then(|b| b.refresh_token.as_deref());
     state
         .wxauth

@@ -13,7 +13,7 @@ use wxauth_core::account::ProfileUpdate;
 use wxauth_core::miniprogram::MiniProgramLogin;
 use wxauth_core::oauth::AuthorizeRequest;
 use wxauth_core::{LoginOutcome, SignedIn};
-use wxauth_domain::{AvatarUrl, Nickname, User};
+use wxauth_domain::{AppKind, AvatarUrl, Nickname, User};
 
 use super::observe_login;
 use crate::error::ApiError;
@@ -62,6 +62,19 @@ fn strapi_v5_user(user: &User, username: &str, email: String) -> Value {
     })
 }
 
+/// The caller's openid in the app their token was issued for (the plugins know one app).
+async fn openid_in(
+    state: &HttpState,
+    claims: &wxauth_core::ports::AccessClaims,
+) -> Result<Option<String>, ApiError> {
+    let account = state.wxauth.me(claims).await?;
+    let identity = match &claims.app {
+        Some(app) => account.identities.iter().find(|i| &i.app == app),
+        None => account.identities.first(),
+    };
+    Ok(identity.map(|i| i.openid.to_string()))
+}
+
 fn signed_in(outcome: LoginOutcome) -> Result<Box<SignedIn>, ApiError> {
     match outcome {
         LoginOutcome::SignedIn(s) => Ok(s),
@@ -95,7 +108,7 @@ pub async fn strapi_v5_login(
 ) -> HttpResponse {
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
-        state.limits.check(LimitClass::Login, ctx.ip, app.as_deref())?;
+        state.limit(LimitClass::Login, ctx.ip, app.as_deref(), &[AppKind::MiniProgram]).await?;
         let outcome = state
             .wxauth
             .mini_program_login(
@@ -105,8 +118,8 @@ pub async fn strapi_v5_login(
             .await;
         observe_login(&state, app.as_deref(), outcome.as_ref()).await;
         let s = signed_in(outcome?)?;
-        let account = state.wxauth.me(&state.wxauth.authenticate(&s.tokens.access_token)?).await?;
-        let openid = account.identities.first().map(|i| i.openid.to_string()).unwrap_or_default();
+        let claims = state.wxauth.authenticate(&s.tokens.access_token)?;
+        let openid = openid_in(&state, &claims).await?.unwrap_or_default();
         let (username, email) = match (&body.phone_code, &s.user.phone) {
             (Some(_), Some(phone)) => (phone.national().to_owned(), format!("{}@example.com", phone.national())),
             _ => (openid.clone(), format!("{openid}@qq.com")),
@@ -136,8 +149,13 @@ pub async fn strapi_v5_phone(
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
         state
-            .limits
-            .check(LimitClass::Phone, ctx.ip, app.as_deref())?;
+            .limit(
+                LimitClass::Phone,
+                ctx.ip,
+                app.as_deref(),
+                &[AppKind::MiniProgram],
+            )
+            .await?;
         let p = state
             .wxauth
             .mini_program_phone(app.as_deref(), &body.code)
@@ -171,8 +189,13 @@ pub async fn strapi_v5_openid(
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
         state
-            .limits
-            .check(LimitClass::Openid, ctx.ip, app.as_deref())?;
+            .limit(
+                LimitClass::Openid,
+                ctx.ip,
+                app.as_deref(),
+                &[AppKind::MiniProgram],
+            )
+            .await?;
         let (openid, unionid) = state
             .wxauth
             .mini_program_openid(app.as_deref(), &body.code)
@@ -250,8 +273,7 @@ pub async fn strapi_v5_update(
             .wxauth
             .update_profile(&ctx.context, &auth.0, update)
             .await?;
-        let account = state.wxauth.me(&auth.0).await?;
-        let openid = account.identities.first().map(|i| i.openid.to_string());
+        let openid = openid_in(&state, &auth.0).await?;
         Ok(json!({
             "code": 0,
             "message": "更新成功",
@@ -264,7 +286,7 @@ pub async fn strapi_v5_update(
                 "phone": user.phone.as_ref().map(|p| p.national().to_owned()),
                 "createdAt": rfc3339(user.created_at),
                 "updatedAt": rfc3339(user.updated_at),
-                "publishedAt": rfc3339(user.updated_at),
+                "publishedAt": rfc3339(user.created_at),
                 "locale": null,
             }
         }))
@@ -296,8 +318,13 @@ pub async fn strapi_v4_login(
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
         state
-            .limits
-            .check(LimitClass::Login, ctx.ip, app.as_deref())?;
+            .limit(
+                LimitClass::Login,
+                ctx.ip,
+                app.as_deref(),
+                &[AppKind::MiniProgram],
+            )
+            .await?;
         let outcome = state
             .wxauth
             .mini_program_login(
@@ -333,8 +360,7 @@ pub async fn strapi_v4_login(
                 .update_profile(&ctx.context, &claims, update)
                 .await?;
         }
-        let account = state.wxauth.me(&claims).await?;
-        let openid = account.identities.first().map(|i| i.openid.to_string());
+        let openid = openid_in(&state, &claims).await?;
         let mut wechat_user_info = if info.is_object() { info } else { json!({}) };
         wechat_user_info["nickName"] = json!(user.nickname.as_ref().map(|n| n.as_str()));
         wechat_user_info["avatarUrl"] = json!(user.avatar_url.as_ref().map(|a| a.as_str()));
@@ -403,8 +429,13 @@ pub async fn legacy_authorize(
     let app = state.options.compat_official_app.clone();
     let result = async {
         state
-            .limits
-            .check(LimitClass::OAuth, ctx.ip, app.as_deref())?;
+            .limit(
+                LimitClass::OAuth,
+                ctx.ip,
+                app.as_deref(),
+                &[AppKind::OfficialAccount, AppKind::Website],
+            )
+            .await?;
         let auth = state
             .wxauth
             .oauth_authorize(AuthorizeRequest {
@@ -450,7 +481,7 @@ pub async fn legacy_jwt(
     query: web::Query<LegacyJwtQuery>,
 ) -> HttpResponse {
     let result = async {
-        state.limits.check(LimitClass::OAuth, ctx.ip, None)?;
+        state.limits.check_ip(LimitClass::OAuth, ctx.ip)?;
         let login = state
             .wxauth
             .oauth_login(&ctx.context, &query.code, &query.state)

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use wxauth_core::account::{BindProof, ProfileUpdate};
-use wxauth_domain::{AvatarUrl, Nickname};
+use wxauth_domain::{AppKind, AvatarUrl, Nickname};
 
 use super::Result;
 use crate::dto::{AccountDto, UserDto, double_option};
@@ -84,6 +84,25 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(UserDto::from(&user)))
 }
 
+/// The same update for clients without `PATCH`: `wx.request` in Mini Programs has none.
+#[utoipa::path(post, path = "/api/v1/me/profile", tag = "Account",
+    request_body = ProfilePatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated user", body = UserDto),
+        (status = 400, description = "VALIDATION_ERROR naming the field", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
+        (status = 403, description = "USER_BLOCKED", body = ErrorBody),
+    ))]
+pub async fn update_profile(
+    state: web::Data<HttpState>,
+    auth: Auth,
+    ctx: Ctx,
+    body: web::Json<ProfilePatch>,
+) -> Result<HttpResponse> {
+    update_me(state, auth, ctx, body).await
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({"code": "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144"}))]
@@ -111,11 +130,14 @@ pub async fn set_phone(
     ctx: Ctx,
     body: web::Json<PhoneRequest>,
 ) -> Result<HttpResponse> {
-    state.limits.check(
-        crate::rate_limit::LimitClass::Phone,
-        ctx.ip,
-        body.app.as_deref(),
-    )?;
+    state
+        .limit(
+            crate::rate_limit::LimitClass::Phone,
+            ctx.ip,
+            body.app.as_deref(),
+            &[AppKind::MiniProgram],
+        )
+        .await?;
     let user = state
         .wxauth
         .set_phone(&ctx.context, &auth.0, body.app.as_deref(), &body.code)
@@ -169,11 +191,14 @@ pub async fn bind_wechat(
             ));
         }
     };
-    state.limits.check(
-        crate::rate_limit::LimitClass::Login,
-        ctx.ip,
-        body.app.as_deref(),
-    )?;
+    state
+        .limit(
+            crate::rate_limit::LimitClass::Login,
+            ctx.ip,
+            body.app.as_deref(),
+            &[AppKind::MiniProgram],
+        )
+        .await?;
     let account = state
         .wxauth
         .bind_wechat(&ctx.context, &auth.0, proof)
@@ -213,6 +238,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(me))
             .route(web::patch().to(update_me)),
     )
+    .route("/api/v1/me/profile", web::post().to(update_profile))
     .route("/api/v1/me/phone", web::post().to(set_phone))
     .route("/api/v1/me/wechat", web::post().to(bind_wechat))
     .route("/api/v1/me/wechat/{app}", web::delete().to(unbind_wechat));

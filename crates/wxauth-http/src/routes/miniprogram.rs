@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wxauth_core::miniprogram::MiniProgramLogin;
 
+use wxauth_domain::AppKind;
+
 use super::{Result, observe_login};
 use crate::dto::LoginResponse;
 use crate::error::ErrorBody;
@@ -49,8 +51,13 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse> {
     state
-        .limits
-        .check(LimitClass::Login, ctx.ip, body.app.as_deref())?;
+        .limit(
+            LimitClass::Login,
+            ctx.ip,
+            body.app.as_deref(),
+            &[AppKind::MiniProgram],
+        )
+        .await?;
     let result = state
         .wxauth
         .mini_program_login(
@@ -134,8 +141,13 @@ pub async fn phone_number(
     body: web::Json<CodeRequest>,
 ) -> Result<HttpResponse> {
     state
-        .limits
-        .check(LimitClass::Phone, ctx.ip, body.app.as_deref())?;
+        .limit(
+            LimitClass::Phone,
+            ctx.ip,
+            body.app.as_deref(),
+            &[AppKind::MiniProgram],
+        )
+        .await?;
     let phone = state
         .wxauth
         .mini_program_phone(body.app.as_deref(), &body.code)
@@ -170,8 +182,13 @@ pub async fn openid(
     body: web::Json<CodeRequest>,
 ) -> Result<HttpResponse> {
     state
-        .limits
-        .check(LimitClass::Openid, ctx.ip, body.app.as_deref())?;
+        .limit(
+            LimitClass::Openid,
+            ctx.ip,
+            body.app.as_deref(),
+            &[AppKind::MiniProgram],
+        )
+        .await?;
     let (openid, unionid) = state
         .wxauth
         .mini_program_openid(body.app.as_deref(), &body.code)

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wxauth_core::oauth::AuthorizeRequest;
 
+use wxauth_domain::AppKind;
+
 use super::{Result, observe_login};
 use crate::dto::LoginResponse;
 use crate::error::ErrorBody;
@@ -69,8 +71,13 @@ pub async fn authorize(
     query: web::Query<AuthorizeQuery>,
 ) -> Result<HttpResponse> {
     state
-        .limits
-        .check(LimitClass::OAuth, ctx.ip, query.app.as_deref())?;
+        .limit(
+            LimitClass::OAuth,
+            ctx.ip,
+            query.app.as_deref(),
+            &[AppKind::OfficialAccount, AppKind::Website],
+        )
+        .await?;
     let auth = state
         .wxauth
         .oauth_authorize(AuthorizeRequest {
@@ -134,7 +141,7 @@ pub async fn token(
     ctx: Ctx,
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse> {
-    state.limits.check(LimitClass::OAuth, ctx.ip, None)?;
+    state.limits.check_ip(LimitClass::OAuth, ctx.ip)?;
     let result = state
         .wxauth
         .oauth_login(&ctx.context, &query.code, &query.state)

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use wxauth_core::official::{QrCodeRequest, QrLoginState};
 use wxauth_core::ports::{PushSignature, QrScene};
-use wxauth_domain::OpenId;
+use wxauth_domain::{AppKind, OpenId};
 
 use super::Result;
 use crate::dto::{BindRequiredResponse, TokenResponse};
@@ -277,12 +277,18 @@ pub struct QrLoginStartResponse {
 pub async fn start_qr_login(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: Option<web::Json<QrLoginBody>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse> {
-    let app = body.as_ref().and_then(|b| b.app.clone());
+    let body: Option<QrLoginBody> = crate::json::optional_json(&body)?;
+    let app = body.and_then(|b| b.app);
     state
-        .limits
-        .check(LimitClass::OAuth, ctx.ip, app.as_deref())?;
+        .limit(
+            LimitClass::OAuth,
+            ctx.ip,
+            app.as_deref(),
+            &[AppKind::OfficialAccount],
+        )
+        .await?;
     let start = state.wxauth.start_qr_login(app.as_deref()).await?;
     Ok(HttpResponse::Ok().json(QrLoginStartResponse {
         login_id: start.login_id,
@@ -312,12 +318,14 @@ pub enum QrLoginStatusResponse {
          example = json!({"status": "pending"})),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
         (status = 410, description = "QR_LOGIN_CONSUMED: the tokens were already delivered", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
 pub async fn poll_qr_login(
     state: web::Data<HttpState>,
     ctx: Ctx,
     login_id: web::Path<String>,
 ) -> Result<HttpResponse> {
+    state.limits.check_ip(LimitClass::Poll, ctx.ip)?;
     let status = state.wxauth.poll_qr_login(&ctx.context, &login_id).await?;
     let body = match &status {
         QrLoginState::Pending => QrLoginStatusResponse::Waiting { status: "pending" },

@@ -46,15 +46,6 @@ impl<C: Db> OfficialRepo for Conn<C> {
         }
     }
 
-    async fn purge_events(&mut self, before: Timestamp) -> RepoResult<u64> {
-        let res = wechat_events::Entity::delete_many()
-            .filter(wechat_events::Column::ReceivedAt.lt(to_db(before)))
-            .exec(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(res.rows_affected)
-    }
-
     async fn record_follower(&mut self, change: &FollowerChange) -> RepoResult<()> {
         use official_followers::Column;
         let at = to_db(change.at);

@@ -86,13 +86,4 @@ impl<C: Db> SessionRepo for Conn<C> {
             .map_err(db_err)?;
         Ok(res.rows_affected)
     }
-
-    async fn purge_refresh_tokens(&mut self, before: Timestamp) -> RepoResult<u64> {
-        let res = refresh_tokens::Entity::delete_many()
-            .filter(Column::ExpiresAt.lt(to_db(before)))
-            .exec(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(res.rows_affected)
-    }
 }

@@ -25,8 +25,6 @@ pub struct ServerSection {
     pub workers: usize,
     /// Trust `X-Forwarded-For` for the client IP (only behind your own proxy).
     pub trust_forwarded_for: bool,
-    /// The URL clients reach this service at (for links it prints and the demo).
-    pub public_url: Option<String>,
     pub swagger_ui: bool,
     pub compat_routes: bool,
     /// The Mini Program the Strapi-plugin compatibility routes use (default: auth.default_app).
@@ -44,12 +42,11 @@ impl Default for ServerSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             trust_forwarded_for: false,
-            public_url: None,
             swagger_ui: true,
             compat_routes: true,
             compat_mini_program_app: None,
             compat_official_app: None,
-            demo_page: true,
+            demo_page: false,
             shutdown_timeout_secs: 10,
         }
     }
@@ -175,6 +172,8 @@ pub struct AuthSection {
     pub oauth_state_ttl_secs: i64,
     pub qr_login_ttl_secs: i64,
     pub app_cache_ttl_secs: i64,
+    /// Days audit entries are kept; 0 keeps them forever.
+    pub audit_retention_days: u32,
 }
 
 impl Default for AuthSection {
@@ -185,6 +184,7 @@ impl Default for AuthSection {
             oauth_state_ttl_secs: 600,
             qr_login_ttl_secs: 300,
             app_cache_ttl_secs: 10,
+            audit_retention_days: 365,
         }
     }
 }
@@ -269,11 +269,10 @@ pub struct Config {
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(String),
-    #[error("configuration: {key} {problem} (set it in {file} or as {env})")]
+    #[error("configuration: {key} {problem} (set it in the configuration file or as {env})")]
     Invalid {
         key: String,
         problem: String,
-        file: String,
         env: String,
     },
 }
@@ -283,7 +282,6 @@ impl ConfigError {
         Self::Invalid {
             key: key.to_owned(),
             problem: problem.into(),
-            file: DEFAULT_FILE.to_owned(),
             env: env_name(key),
         }
     }
@@ -363,7 +361,7 @@ impl Config {
         let Some(master) = &self.secrets.master_key else {
             return Err(ConfigError::invalid(
                 "secrets.master_key",
-                "is required: 32 random bytes in base64 (wxauth-server keys generate --master)",
+                "is required: 32 random bytes in base64 (wxauth-server keys generate --kind master)",
             ));
         };
         wxauth_persistence::SecretCipher::new(master, &self.secrets.previous_master_keys)

@@ -78,6 +78,27 @@ async fn profile_updates_accept_only_nickname_and_avatar() {
         let user: serde_json::Value = res.json().await.unwrap();
         assert_eq!(user["avatarUrl"], serde_json::Value::Null);
         assert_eq!(user["nickname"], "Band");
+
+        // wx.request has no PATCH: POST /api/v1/me/profile does the same.
+        let res = app
+            .post_auth(
+                "/api/v1/me/profile",
+                &token,
+                json!({ "nickname": "Posted" }),
+            )
+            .await;
+        assert_eq!(
+            res.json::<serde_json::Value>().await.unwrap()["nickname"],
+            "Posted"
+        );
+        let res = app
+            .post_auth(
+                "/api/v1/me/profile",
+                &token,
+                json!({ "phone": "+8613800138000" }),
+            )
+            .await;
+        expect_error(res, 400, "VALIDATION_ERROR").await;
     })
     .await;
 }

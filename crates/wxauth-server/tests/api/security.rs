@@ -97,3 +97,50 @@ async fn no_secret_is_stored_in_clear() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn housekeeping_deletes_what_has_expired_and_keeps_the_rest() {
+    use wxauth_persistence::Retention;
+    each_backend(async |app| {
+        let (_, _, body) = app.signed_in_user().await;
+        app.post("/api/v1/official/qr-login", json!({ "app": "oa" }))
+            .await;
+        let now = time::OffsetDateTime::now_utc();
+        // Cut-offs in the past: nothing live goes.
+        let past = now - time::Duration::days(1);
+        let purged = app
+            .components_store
+            .purge(Retention {
+                refresh_tokens: past,
+                one_time_codes: past,
+                events: past,
+                audit: Some(past),
+            })
+            .await
+            .unwrap();
+        assert_eq!(purged, Default::default(), "on {}", app.backend());
+        let refresh = body["refreshToken"].as_str().unwrap();
+        assert_eq!(
+            app.post("/api/v1/auth/refresh", json!({ "refreshToken": refresh }))
+                .await
+                .status(),
+            200
+        );
+        // Cut-offs in the future: everything expired by then goes.
+        let future = now + time::Duration::days(400);
+        let purged = app
+            .components_store
+            .purge(Retention {
+                refresh_tokens: future,
+                one_time_codes: future,
+                events: future,
+                audit: Some(future),
+            })
+            .await
+            .unwrap();
+        assert_eq!(purged.refresh_tokens, 2, "the used one and its successor");
+        assert_eq!(purged.one_time_codes, 1, "the QR login");
+        assert!(purged.audit >= 2);
+    })
+    .await;
+}
