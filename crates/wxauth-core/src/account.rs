@@ -56,8 +56,12 @@ impl Wxauth {
     }
 
     pub async fn me(&self, claims: &AccessClaims) -> CoreResult<Account> {
-        let user = self.current_user(claims).await?;
-        let identities = self.store.read().identities_of(user.id).await?;
+        let found = self.store.read().account_of(&claims.sub).await?;
+        let (user, identities) =
+            found.ok_or(CoreError::Unauthenticated("the user no longer exists"))?;
+        if user.is_blocked() {
+            return Err(CoreError::UserBlocked);
+        }
         self.account(user, identities).await
     }
 

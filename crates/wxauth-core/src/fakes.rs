@@ -193,6 +193,16 @@ impl UserRepo for FakeTx {
             .map(|(i, _)| i.clone())
             .collect())
     }
+    async fn account_of(
+        &mut self,
+        id: &PublicUserId,
+    ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>> {
+        let Some(user) = self.user_by_public_id(id).await? else {
+            return Ok(None);
+        };
+        let identities = self.identities_of(user.id).await?;
+        Ok(Some((user, identities)))
+    }
     async fn list_users(&mut self, q: &UserQuery) -> RepoResult<(Vec<User>, u64)> {
         let all: Vec<User> = self.state.users.iter().rev().cloned().collect();
         let total = all.len() as u64;

@@ -73,19 +73,106 @@ impl Wxauth {
         } else {
             kind::LOGIN
         };
+        let result = match self.returning_sign_in(ctx, app, &who, event_kind).await {
+            Some(result) => result,
+            None => self.full_sign_in(ctx, app, &who, unknown, event_kind).await,
+        };
+        if let Err(e) = &result {
+            let event = AuditEvent::failed(event_kind, reason_of(e)).app(&app.key);
+            self.audit_alone(ctx, event).await;
+        }
+        result
+    }
+
+    /// Returning users are the common case. Their lookup takes no write lock, so it runs on the
+    /// read path and the transaction carries only writes (which the store may send in one
+    /// round trip). `None` when the full path must decide: an unknown user, a sign-in that
+    /// changes the profile, or a storage error (the full path re-reads inside its transaction).
+    async fn returning_sign_in(
+        &self,
+        ctx: &RequestContext,
+        app: &App,
+        who: &WechatSignIn,
+        event_kind: &'static str,
+    ) -> Option<CoreResult<LoginOutcome>> {
+        if who.phone.is_some() || who.nickname.is_some() || who.avatar_url.is_some() {
+            return None;
+        }
+        let (identity, user) = match self
+            .store
+            .read()
+            .identity_with_user(app.id, &who.openid)
+            .await
+        {
+            Ok(Some(found)) => found,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, "identity lookup failed; taking the full path");
+                return None;
+            }
+        };
+        if user.is_blocked() {
+            return Some(Err(CoreError::UserBlocked));
+        }
+        let result = async {
+            let mut tx = self.store.begin().await?;
+            let writes = async {
+                let new_unionid = who.unionid.as_ref().filter(|_| identity.unionid.is_none());
+                tx.record_sign_in(
+                    identity.id,
+                    who.session_key.as_ref(),
+                    new_unionid,
+                    self.now(),
+                )
+                .await?;
+                let (refresh, family) = self.start_session(tx.as_mut(), user.id, Some(app)).await?;
+                let event = AuditEvent::ok(event_kind)
+                    .app(&app.key)
+                    .user(user.public_id);
+                tx.append_audit(&event.into_entry(ctx, self.now())).await?;
+                Ok((refresh, family))
+            }
+            .await;
+            finish(tx, writes).await
+        }
+        .await;
+        match result {
+            Ok((refresh, family)) => Some(
+                self.token_pair(&user.public_id, Some(&app.key), refresh, family)
+                    .map(|tokens| {
+                        LoginOutcome::SignedIn(Box::new(SignedIn {
+                            user,
+                            tokens,
+                            is_new_user: false,
+                            app: Some(app.key.clone()),
+                        }))
+                    }),
+            ),
+            Err(CoreError::Storage(e)) => {
+                tracing::debug!(error = %e, "returning sign-in failed; taking the full path");
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// The whole decision in one transaction, retried when it races another sign-in.
+    async fn full_sign_in(
+        &self,
+        ctx: &RequestContext,
+        app: &App,
+        who: &WechatSignIn,
+        unknown: Unknown,
+        event_kind: &'static str,
+    ) -> CoreResult<LoginOutcome> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_sign_in(ctx, app, &who, unknown, event_kind).await {
+            match self.try_sign_in(ctx, app, who, unknown, event_kind).await {
                 Err(CoreError::Storage(RepoError::Conflict(what))) if attempt < ATTEMPTS => {
                     tracing::debug!(what, attempt, "sign-in raced another one; retrying");
                 }
-                Err(e) => {
-                    let event = AuditEvent::failed(event_kind, reason_of(&e)).app(&app.key);
-                    self.audit_alone(ctx, event).await;
-                    return Err(e);
-                }
-                Ok(outcome) => return Ok(outcome),
+                other => return other,
             }
         }
     }

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
+
+use crate::write_queue::WriteQueue;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
 
@@ -74,6 +76,8 @@ impl DatabaseKind {
 pub struct Database {
     pub(crate) write: DatabaseConnection,
     pub(crate) read: DatabaseConnection,
+    /// SQLite only: the group-commit writer for write-only transactions.
+    pub(crate) write_queue: Option<WriteQueue>,
     kind: DatabaseKind,
 }
 
@@ -102,7 +106,14 @@ impl Database {
                 let mut read = options(config.max_connections.max(1), config.min_connections);
                 read.map_sqlx_sqlite_opts(|o| sqlite_tuning(o).read_only(true));
                 let read = sea_orm::Database::connect(read).await?;
-                Ok(Self { write, read, kind })
+                let queue = WriteQueue::start(write.get_sqlite_connection_pool().clone())
+                    .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
+                Ok(Self {
+                    write,
+                    read,
+                    write_queue: Some(queue),
+                    kind,
+                })
             }
             DatabaseKind::Postgres | DatabaseKind::MySql => {
                 let pool = options(config.max_connections.max(1), config.min_connections);
@@ -110,6 +121,7 @@ impl Database {
                 Ok(Self {
                     write: conn.clone(),
                     read: conn,
+                    write_queue: None,
                     kind,
                 })
             }

@@ -11,9 +11,11 @@ mod convert;
 pub mod database;
 pub mod entities;
 pub mod housekeeping;
+mod lazy_tx;
 mod repo;
 pub mod rotation;
 mod store;
+mod write_queue;
 
 pub use access_tokens::AccessTokenCache;
 pub use cipher::{CipherError, Purpose, SecretCipher};

@@ -4,12 +4,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::sea_query::{
+    MysqlQueryBuilder, PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use wxauth_core::ports::{RepoResult, Store, StoreTx};
 
 use crate::cipher::SecretCipher;
 use crate::convert::db_err;
 use crate::database::Database;
+use crate::lazy_tx::LazyTx;
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -35,15 +39,62 @@ impl SqlStore {
 pub(crate) struct Conn<C> {
     pub conn: C,
     pub cipher: Arc<SecretCipher>,
+    /// In a transaction: writes whose outcome nothing reads (a sign-in's session-key update,
+    /// refresh token and audit entry). They travel with the next statement that needs a round
+    /// trip anyway, or with the commit, as one multi-statement batch: a returning login's three
+    /// writes cost one round trip instead of three. `None` outside transactions.
+    pub deferred: Option<Vec<String>>,
+}
+
+impl<C: Db> Conn<C> {
+    /// Sends the deferred writes. Every operation that reads, or whose result is read, calls
+    /// this first, so a transaction always sees its own writes.
+    pub(crate) async fn flush(&mut self) -> RepoResult<()> {
+        if let Some(pending) = &mut self.deferred
+            && !pending.is_empty()
+        {
+            let batch = pending.join(";\n");
+            pending.clear();
+            self.conn.execute_unprepared(&batch).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a write now, or (in a transaction) defers it to the next flush. Deferred statements
+    /// are rendered with their values inline, escaped by sea-query's builder for the backend:
+    /// a multi-statement batch cannot carry bind parameters.
+    pub(crate) async fn write<S: QueryStatementWriter + sea_orm::StatementBuilder>(
+        &mut self,
+        statement: S,
+    ) -> RepoResult<()> {
+        let backend = self.conn.get_database_backend();
+        match &mut self.deferred {
+            Some(pending) => {
+                pending.push(match backend {
+                    DbBackend::Sqlite => statement.to_string(SqliteQueryBuilder),
+                    DbBackend::Postgres => statement.to_string(PostgresQueryBuilder),
+                    DbBackend::MySql => statement.to_string(MysqlQueryBuilder),
+                });
+                Ok(())
+            }
+            None => {
+                self.conn
+                    .execute(backend.build(&statement))
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl Store for SqlStore {
     async fn begin(&self) -> RepoResult<Box<dyn StoreTx>> {
-        let tx = self.db.write.begin().await.map_err(db_err)?;
         Ok(Box::new(Conn {
-            conn: tx,
+            conn: LazyTx::new(self.db.write.clone(), self.db.write_queue.clone()),
             cipher: self.cipher.clone(),
+            deferred: Some(Vec::new()),
         }))
     }
 
@@ -51,6 +102,7 @@ impl Store for SqlStore {
         Box::new(Conn {
             conn: self.db.read.clone(),
             cipher: self.cipher.clone(),
+            deferred: None,
         })
     }
 
@@ -61,13 +113,14 @@ impl Store for SqlStore {
 }
 
 #[async_trait]
-impl StoreTx for Conn<DatabaseTransaction> {
+impl StoreTx for Conn<LazyTx> {
     async fn commit(self: Box<Self>) -> RepoResult<()> {
-        self.conn.commit().await.map_err(db_err)
+        let Conn { conn, deferred, .. } = *self;
+        conn.commit(deferred.unwrap_or_default()).await
     }
 
     async fn rollback(self: Box<Self>) -> RepoResult<()> {
-        self.conn.rollback().await.map_err(db_err)
+        self.conn.rollback().await
     }
 }
 

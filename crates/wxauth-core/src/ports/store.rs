@@ -167,6 +167,11 @@ pub trait UserRepo: Send {
     async fn user_by_id(&mut self, id: UserId) -> RepoResult<Option<User>>;
     async fn user_by_public_id(&mut self, id: &PublicUserId) -> RepoResult<Option<User>>;
     async fn identities_of(&mut self, user: UserId) -> RepoResult<Vec<IdentityRecord>>;
+    /// A user with their identities, in one query (the hot path of `GET /me`).
+    async fn account_of(
+        &mut self,
+        id: &PublicUserId,
+    ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>>;
     async fn list_users(&mut self, query: &UserQuery) -> RepoResult<(Vec<User>, u64)>;
 
     /// Fails with [`RepoError::Conflict`] when the phone number is taken.

@@ -18,6 +18,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::wechat_identities::Entity")]
+    Identities,
+}
+
+impl Related<super::wechat_identities::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Identities.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

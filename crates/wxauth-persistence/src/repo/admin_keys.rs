@@ -21,6 +21,7 @@ fn record(m: admin_keys::Model) -> AdminKeyRecord {
 #[async_trait]
 impl<C: Db> AdminKeyRepo for Conn<C> {
     async fn insert_admin_key(&mut self, key: &AdminKeyRecord) -> RepoResult<()> {
+        self.flush().await?;
         let row = admin_keys::ActiveModel {
             key_id: Set(key.key_id.clone()),
             name: Set(key.name.clone()),
@@ -37,6 +38,7 @@ impl<C: Db> AdminKeyRepo for Conn<C> {
     }
 
     async fn admin_key(&mut self, key_id: &str) -> RepoResult<Option<AdminKeyRecord>> {
+        self.flush().await?;
         let row = admin_keys::Entity::find()
             .filter(Column::KeyId.eq(key_id))
             .one(&self.conn)
@@ -46,6 +48,7 @@ impl<C: Db> AdminKeyRepo for Conn<C> {
     }
 
     async fn list_admin_keys(&mut self) -> RepoResult<Vec<AdminKeyRecord>> {
+        self.flush().await?;
         let rows = admin_keys::Entity::find()
             .order_by_asc(Column::Id)
             .all(&self.conn)
@@ -55,6 +58,7 @@ impl<C: Db> AdminKeyRepo for Conn<C> {
     }
 
     async fn revoke_admin_key(&mut self, key_id: &str, now: Timestamp) -> RepoResult<bool> {
+        self.flush().await?;
         let res = admin_keys::Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
             .filter(Column::KeyId.eq(key_id))

@@ -53,6 +53,7 @@ impl<C: Db> Conn<C> {
 #[async_trait]
 impl<C: Db> AppRepo for Conn<C> {
     async fn app_by_key(&mut self, key: &AppKey) -> RepoResult<Option<App>> {
+        self.flush().await?;
         let row = apps::Entity::find()
             .filter(apps::Column::Key.eq(key.as_str()))
             .one(&self.conn)
@@ -62,6 +63,7 @@ impl<C: Db> AppRepo for Conn<C> {
     }
 
     async fn app_by_id(&mut self, id: i64) -> RepoResult<Option<App>> {
+        self.flush().await?;
         let row = apps::Entity::find_by_id(id)
             .one(&self.conn)
             .await
@@ -70,6 +72,7 @@ impl<C: Db> AppRepo for Conn<C> {
     }
 
     async fn list_apps(&mut self) -> RepoResult<Vec<App>> {
+        self.flush().await?;
         let rows = apps::Entity::find()
             .order_by_asc(apps::Column::Key)
             .all(&self.conn)
@@ -79,6 +82,7 @@ impl<C: Db> AppRepo for Conn<C> {
     }
 
     async fn upsert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<App> {
+        self.flush().await?;
         let rules: Vec<&str> = draft
             .redirect_allow_list
             .rules()
@@ -137,6 +141,7 @@ impl<C: Db> AppRepo for Conn<C> {
     }
 
     async fn delete_app(&mut self, key: &AppKey) -> RepoResult<bool> {
+        self.flush().await?;
         let res = apps::Entity::delete_many()
             .filter(apps::Column::Key.eq(key.as_str()))
             .exec(&self.conn)
@@ -146,6 +151,7 @@ impl<C: Db> AppRepo for Conn<C> {
     }
 
     async fn app_has_identities(&mut self, app_id: i64) -> RepoResult<bool> {
+        self.flush().await?;
         let n = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::AppId.eq(app_id))
             .count(&self.conn)

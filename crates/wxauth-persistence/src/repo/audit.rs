@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use wxauth_core::ports::{AuditEntry, AuditQuery, AuditRepo, RepoResult};
 use wxauth_domain::PublicUserId;
@@ -30,14 +30,12 @@ impl<C: Db> AuditRepo for Conn<C> {
             request_id: Set(cap(&e.request_id, 64)),
             ..Default::default()
         };
-        audit_log::Entity::insert(row)
-            .exec_without_returning(&self.conn)
+        self.write(audit_log::Entity::insert(row).into_query())
             .await
-            .map_err(db_err)?;
-        Ok(())
     }
 
     async fn query_audit(&mut self, q: &AuditQuery) -> RepoResult<(Vec<AuditEntry>, u64)> {
+        self.flush().await?;
         let mut cond = Condition::all();
         if let Some(user) = &q.user {
             cond = cond.add(Column::UserPublicId.eq(user.to_string()));

@@ -13,6 +13,7 @@ use crate::store::{Conn, Db};
 #[async_trait]
 impl<C: Db> BindCodeRepo for Conn<C> {
     async fn insert_bind_code(&mut self, code: &NewBindCode, now: Timestamp) -> RepoResult<()> {
+        self.flush().await?;
         let (phone, cc) = phone_to_db(code.phone.as_ref());
         let row = bind_codes::ActiveModel {
             code_hash: Set(code.code_hash.clone()),
@@ -38,6 +39,7 @@ impl<C: Db> BindCodeRepo for Conn<C> {
     }
 
     async fn bind_code_by_hash(&mut self, hash: &str) -> RepoResult<Option<BindCodeRecord>> {
+        self.flush().await?;
         let row = bind_codes::Entity::find()
             .filter(Column::CodeHash.eq(hash))
             .one(&self.conn)
@@ -63,6 +65,7 @@ impl<C: Db> BindCodeRepo for Conn<C> {
     }
 
     async fn mark_bind_code_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        self.flush().await?;
         let res = bind_codes::Entity::update_many()
             .col_expr(Column::UsedAt, Expr::value(Some(to_db(now))))
             // The encrypted session key has done its job once the code is redeemed.

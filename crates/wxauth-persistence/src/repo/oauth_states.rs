@@ -11,6 +11,7 @@ use crate::store::{Conn, Db};
 #[async_trait]
 impl<C: Db> OAuthStateRepo for Conn<C> {
     async fn insert_oauth_state(&mut self, s: &NewOAuthState, now: Timestamp) -> RepoResult<()> {
+        self.flush().await?;
         let row = oauth_states::ActiveModel {
             state_hash: Set(s.state_hash.clone()),
             app_id: Set(s.app_id),
@@ -30,6 +31,7 @@ impl<C: Db> OAuthStateRepo for Conn<C> {
     }
 
     async fn oauth_state_by_hash(&mut self, hash: &str) -> RepoResult<Option<OAuthStateRecord>> {
+        self.flush().await?;
         let row = oauth_states::Entity::find()
             .filter(Column::StateHash.eq(hash))
             .one(&self.conn)
@@ -47,6 +49,7 @@ impl<C: Db> OAuthStateRepo for Conn<C> {
     }
 
     async fn mark_oauth_state_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        self.flush().await?;
         let res = oauth_states::Entity::update_many()
             .col_expr(Column::UsedAt, Expr::value(Some(to_db(now))))
             .filter(Column::Id.eq(id))

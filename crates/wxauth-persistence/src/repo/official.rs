@@ -26,6 +26,7 @@ fn qr_login(m: qr_logins::Model) -> RepoResult<QrLoginRecord> {
 #[async_trait]
 impl<C: Db> OfficialRepo for Conn<C> {
     async fn remember_event(&mut self, app_id: i64, key: &str, now: Timestamp) -> RepoResult<bool> {
+        self.flush().await?;
         let row = wechat_events::ActiveModel {
             app_id: Set(app_id),
             dedupe_key: Set(key.to_owned()),
@@ -47,6 +48,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
     }
 
     async fn record_follower(&mut self, change: &FollowerChange) -> RepoResult<()> {
+        self.flush().await?;
         use official_followers::Column;
         let at = to_db(change.at);
         let row = official_followers::ActiveModel {
@@ -86,6 +88,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
     }
 
     async fn insert_qr_login(&mut self, login: &NewQrLogin, now: Timestamp) -> RepoResult<()> {
+        self.flush().await?;
         let row = qr_logins::ActiveModel {
             login_id: Set(login.login_id.clone()),
             app_id: Set(login.app_id),
@@ -105,6 +108,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
     }
 
     async fn qr_login_by_id(&mut self, login_id: &str) -> RepoResult<Option<QrLoginRecord>> {
+        self.flush().await?;
         let row = qr_logins::Entity::find()
             .filter(qr_logins::Column::LoginId.eq(login_id))
             .one(&self.conn)
@@ -118,6 +122,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
         app_id: i64,
         scene: &str,
     ) -> RepoResult<Option<QrLoginRecord>> {
+        self.flush().await?;
         let row = qr_logins::Entity::find()
             .filter(qr_logins::Column::AppId.eq(app_id))
             .filter(qr_logins::Column::Scene.eq(scene))
@@ -128,6 +133,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
     }
 
     async fn mark_qr_login_scanned(&mut self, id: i64, openid: &OpenId) -> RepoResult<bool> {
+        self.flush().await?;
         let res = qr_logins::Entity::update_many()
             .col_expr(
                 qr_logins::Column::Status,
@@ -143,6 +149,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
     }
 
     async fn mark_qr_login_consumed(&mut self, id: i64) -> RepoResult<bool> {
+        self.flush().await?;
         let res = qr_logins::Entity::update_many()
             .col_expr(
                 qr_logins::Column::Status,

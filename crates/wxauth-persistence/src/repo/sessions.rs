@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
 use wxauth_core::ports::{NewRefreshToken, RefreshTokenRecord, RepoResult, SessionRepo};
 use wxauth_domain::{Timestamp, UserId};
 
@@ -26,17 +26,15 @@ impl<C: Db> SessionRepo for Conn<C> {
             revoked_at: Set(None),
             ..Default::default()
         };
-        refresh_tokens::Entity::insert(row)
-            .exec_without_returning(&self.conn)
+        self.write(refresh_tokens::Entity::insert(row).into_query())
             .await
-            .map_err(db_err)?;
-        Ok(())
     }
 
     async fn refresh_token_by_hash(
         &mut self,
         hash: &str,
     ) -> RepoResult<Option<RefreshTokenRecord>> {
+        self.flush().await?;
         let row = refresh_tokens::Entity::find()
             .filter(Column::TokenHash.eq(hash))
             .one(&self.conn)
@@ -54,6 +52,7 @@ impl<C: Db> SessionRepo for Conn<C> {
     }
 
     async fn mark_refresh_token_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        self.flush().await?;
         let res = refresh_tokens::Entity::update_many()
             .col_expr(Column::UsedAt, Expr::value(Some(to_db(now))))
             .filter(Column::Id.eq(id))
@@ -66,6 +65,7 @@ impl<C: Db> SessionRepo for Conn<C> {
     }
 
     async fn revoke_family(&mut self, family: &str, now: Timestamp) -> RepoResult<u64> {
+        self.flush().await?;
         let res = refresh_tokens::Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
             .filter(Column::Family.eq(family))
@@ -77,6 +77,7 @@ impl<C: Db> SessionRepo for Conn<C> {
     }
 
     async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> RepoResult<u64> {
+        self.flush().await?;
         let res = refresh_tokens::Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
             .filter(Column::UserId.eq(user.0))

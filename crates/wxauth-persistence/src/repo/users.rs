@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use secrecy::SecretString;
 use wxauth_core::RepoError;
@@ -48,6 +48,7 @@ impl<C: Db> UserRepo for Conn<C> {
         app_id: i64,
         openid: &OpenId,
     ) -> RepoResult<Option<(IdentityRecord, User)>> {
+        self.flush().await?;
         let row = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::AppId.eq(app_id))
             .filter(wechat_identities::Column::Openid.eq(openid.as_str()))
@@ -63,6 +64,7 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn user_by_unionid(&mut self, unionid: &UnionId) -> RepoResult<Option<User>> {
+        self.flush().await?;
         let row = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::Unionid.eq(unionid.as_str()))
             .order_by_asc(wechat_identities::Column::Id)
@@ -74,11 +76,13 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn user_by_phone(&mut self, phone: &PhoneNumber) -> RepoResult<Option<User>> {
+        self.flush().await?;
         self.user_where(Condition::all().add(users::Column::Phone.eq(phone.e164())))
             .await
     }
 
     async fn user_by_id(&mut self, id: UserId) -> RepoResult<Option<User>> {
+        self.flush().await?;
         let row = users::Entity::find_by_id(id.0)
             .one(&self.conn)
             .await
@@ -87,11 +91,13 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn user_by_public_id(&mut self, id: &PublicUserId) -> RepoResult<Option<User>> {
+        self.flush().await?;
         self.user_where(Condition::all().add(users::Column::PublicId.eq(id.to_string())))
             .await
     }
 
     async fn identities_of(&mut self, user: UserId) -> RepoResult<Vec<IdentityRecord>> {
+        self.flush().await?;
         wechat_identities::Entity::find()
             .filter(wechat_identities::Column::UserId.eq(user.0))
             .order_by_asc(wechat_identities::Column::Id)
@@ -103,7 +109,30 @@ impl<C: Db> UserRepo for Conn<C> {
             .collect()
     }
 
+    async fn account_of(
+        &mut self,
+        id: &PublicUserId,
+    ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>> {
+        self.flush().await?;
+        let rows = users::Entity::find()
+            .filter(users::Column::PublicId.eq(id.to_string()))
+            .find_with_related(wechat_identities::Entity)
+            .all(&self.conn)
+            .await
+            .map_err(db_err)?;
+        let Some((user, mut identities)) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        identities.sort_by_key(|i| i.id);
+        let identities = identities
+            .into_iter()
+            .map(identity)
+            .collect::<RepoResult<_>>()?;
+        Ok(Some((convert::user(user)?, identities)))
+    }
+
     async fn list_users(&mut self, query: &UserQuery) -> RepoResult<(Vec<User>, u64)> {
+        self.flush().await?;
         let mut cond = Condition::all();
         if let Some(search) = query
             .search
@@ -154,6 +183,7 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<User> {
+        self.flush().await?;
         let (phone, cc) = phone_to_db(new.phone.as_ref());
         let row = users::ActiveModel {
             public_id: Set(new.public_id.to_string()),
@@ -184,6 +214,7 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<i64> {
+        self.flush().await?;
         let row = wechat_identities::ActiveModel {
             user_id: Set(new.user_id.0),
             app_id: Set(new.app_id),
@@ -231,15 +262,12 @@ impl<C: Db> UserRepo for Conn<C> {
                 Expr::value(unionid.to_string()),
             );
         }
-        update
-            .filter(wechat_identities::Column::Id.eq(identity_id))
-            .exec(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        let update = update.filter(wechat_identities::Column::Id.eq(identity_id));
+        self.write(update.into_query()).await
     }
 
     async fn session_key(&mut self, user: UserId, app_id: i64) -> RepoResult<Option<SecretString>> {
+        self.flush().await?;
         let row = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::UserId.eq(user.0))
             .filter(wechat_identities::Column::AppId.eq(app_id))
@@ -261,6 +289,7 @@ impl<C: Db> UserRepo for Conn<C> {
         change: &ProfileChange,
         now: Timestamp,
     ) -> RepoResult<User> {
+        self.flush().await?;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(to_db(now)));
         if let Some(nickname) = &change.nickname {
@@ -293,6 +322,7 @@ impl<C: Db> UserRepo for Conn<C> {
         status: UserStatus,
         now: Timestamp,
     ) -> RepoResult<bool> {
+        self.flush().await?;
         let res = users::Entity::update_many()
             .col_expr(users::Column::Status, Expr::value(status.as_str()))
             .col_expr(users::Column::UpdatedAt, Expr::value(to_db(now)))
@@ -304,6 +334,7 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn delete_identity(&mut self, user: UserId, app_id: i64) -> RepoResult<bool> {
+        self.flush().await?;
         let res = wechat_identities::Entity::delete_many()
             .filter(wechat_identities::Column::UserId.eq(user.0))
             .filter(wechat_identities::Column::AppId.eq(app_id))
@@ -314,6 +345,7 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn delete_user(&mut self, user: UserId) -> RepoResult<bool> {
+        self.flush().await?;
         // Explicit deletes rather than relying on ON DELETE CASCADE, which an operator's
         // hand-made schema might lack.
         refresh_tokens::Entity::delete_many()

@@ -67,3 +67,34 @@ async fn jwks_is_a_404_for_hs256_deployments() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_returning_login_stores_its_session_and_audit_entry() {
+    each_backend(async |app| {
+        let openid = app.new_mp_user();
+        app.login(&openid).await;
+        let again = app.login(&openid).await;
+        assert_eq!(again["isNewUser"], false);
+        // The returning login's writes were all committed: its refresh token works...
+        let refresh = again["refreshToken"].as_str().unwrap();
+        let res = app
+            .post("/api/v1/auth/refresh", json!({ "refreshToken": refresh }))
+            .await;
+        assert_eq!(res.status(), 200, "on {}", app.backend());
+        // ...and it is in the audit log.
+        let key = app.admin_key().await;
+        let id = again["user"]["id"].as_str().unwrap();
+        let page: serde_json::Value = app
+            .client
+            .get(app.url(&format!("/api/v1/admin/audit?user={id}&kind=login")))
+            .header("x-admin-key", key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 2, "{page}");
+    })
+    .await;
+}

@@ -1,0 +1,482 @@
+//! `wxauth-bench`: starts the simulator in-process and `wxauth-server` as a child process, then
+//! measures new-user logins, returning logins and authenticated GETs at a fixed concurrency,
+//! and the server's memory idle and under load. Prints a summary against the targets.
+//!
+//! Run it through `bench/run.sh`, which builds the release binaries first.
+
+mod http1;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use hdrhistogram::Histogram;
+use wxauth_sim::{NewUser, SimApp, SimConfig, SimHandle, Simulator};
+
+use crate::http1::{Connection, get_bearer, post_json};
+
+const APPID: &str = "wxbenchminiprog01";
+const SECRET: &str = "bench-secret";
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const JWT_SECRET: &str = "bench-jwt-secret-that-is-long-enough-0123456";
+
+#[derive(Debug, Parser)]
+#[command(name = "wxauth-bench")]
+struct Args {
+    /// The server binary (a release build).
+    #[arg(long, default_value = "target/release/wxauth-server")]
+    server_bin: PathBuf,
+    /// `sqlite` for a fresh temporary file, or the URL of an empty PostgreSQL/MySQL database.
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Logins of users who have never signed in.
+    #[arg(long, default_value_t = 20_000)]
+    new_users: usize,
+    /// Logins of users who have an account.
+    #[arg(long, default_value_t = 60_000)]
+    returning: usize,
+    /// Distinct returning users the logins cycle through.
+    #[arg(long, default_value_t = 2_000)]
+    returning_users: usize,
+    /// Authenticated GETs of /api/v1/me.
+    #[arg(long, default_value_t = 200_000)]
+    gets: usize,
+    /// Where to write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also measure the simulator alone (jscode2session), to see what it costs the others.
+    #[arg(long)]
+    sim_baseline: bool,
+}
+
+struct Run {
+    name: &'static str,
+    requests: usize,
+    errors: u64,
+    elapsed: Duration,
+    latency_us: Histogram<u64>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn ms(&self, q: f64) -> f64 {
+        self.latency_us.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// Fires all requests over `connections` keep-alive connections, as fast as they complete.
+async fn load(
+    addr: &str,
+    name: &'static str,
+    requests: Vec<Vec<u8>>,
+    connections: usize,
+) -> anyhow::Result<Run> {
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (requests, next, errors, addr) = (
+            requests.clone(),
+            next.clone(),
+            errors.clone(),
+            addr.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Connection::open(&addr).await?;
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(request) = requests.get(i) else {
+                    break;
+                };
+                let t0 = Instant::now();
+                let res = conn.send(request).await?;
+                hist.record(t0.elapsed().as_micros().max(1) as u64)?;
+                if res.status != 200 && errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                    eprintln!(
+                        "{name}: HTTP {}: {}",
+                        res.status,
+                        String::from_utf8_lossy(&res.body)
+                    );
+                }
+            }
+            anyhow::Ok(hist)
+        }));
+    }
+    let mut latency_us = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for task in tasks {
+        latency_us.add(task.await??)?;
+    }
+    Ok(Run {
+        name,
+        requests: requests.len(),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latency_us,
+    })
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn start_server(
+    args: &Args,
+    sim: &SimHandle,
+    dir: &std::path::Path,
+) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let database = if args.database == "sqlite" {
+        format!("sqlite://{}/bench.db?mode=rwc", dir.display())
+    } else {
+        args.database.clone()
+    };
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let child = Command::new(&args.server_bin)
+        .arg("serve")
+        .env_clear()
+        .env("WXAUTH__SERVER__LISTEN", &addr)
+        .env("WXAUTH__DATABASE__URL", &database)
+        .env(
+            "WXAUTH__DATABASE__MAX_CONNECTIONS",
+            std::env::var("WXAUTH_BENCH_POOL").unwrap_or_else(|_| "16".into()),
+        )
+        .env("WXAUTH__SECRETS__MASTER_KEY", MASTER_KEY)
+        .env("WXAUTH__JWT__SECRET", JWT_SECRET)
+        // The load comes from one IP: per-IP limits would measure the limiter.
+        .env("WXAUTH__RATE_LIMITS__ENABLED", "false")
+        .env(
+            "WXAUTH__LOG__LEVEL",
+            std::env::var("WXAUTH_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .env("WXAUTH__WECHAT__API_BASE_URL", sim.base_url())
+        .env("WXAUTH__AUTH__DEFAULT_APP", "bench")
+        .env("WXAUTH__APPS__BENCH__KIND", "mini_program")
+        .env("WXAUTH__APPS__BENCH__APPID", APPID)
+        .env("WXAUTH__APPS__BENCH__SECRET", SECRET)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", args.server_bin.display()))?;
+    let server = Server { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut conn) = Connection::open(&server.addr).await
+            && let Ok(res) = conn
+                .send(format!("GET /readyz HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr).as_bytes())
+                .await
+            && res.status == 200
+        {
+            return Ok(server);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the server did not become ready; see {}",
+                dir.join("server.log").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn login_body(code: &str) -> String {
+    format!("{{\"code\":\"{code}\"}}")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let sim = Simulator::spawn(SimConfig {
+        workers: 1,
+        rate_limits: false,
+        apps: vec![SimApp::mini_program(APPID, SECRET)],
+        ..SimConfig::default()
+    })
+    .await?;
+    let state = sim.state().clone();
+    let server = start_server(&args, &sim, dir.path()).await?;
+    let pid = server.child.id();
+    let host = server.addr.clone();
+    let backend = args
+        .database
+        .split(':')
+        .next()
+        .unwrap_or("sqlite")
+        .to_owned();
+    eprintln!(
+        "wxauth-bench: {backend}, server pid {pid} at {host}, simulator at {}",
+        sim.base_url()
+    );
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_kb = rss_kb(pid, "VmRSS:");
+
+    // Sample the server's memory while the load runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(idle_kb));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kb(pid, "VmRSS:"), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let mut runs = Vec::new();
+
+    if args.sim_baseline {
+        let sim_host = sim.base_url().trim_start_matches("http://").to_owned();
+        let openid = "oBENCHSIM";
+        state
+            .create_user(NewUser::new(APPID).openid(openid))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let codes = state
+            .login_codes(APPID, openid, 20_000)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let requests = codes
+            .iter()
+            .map(|code| {
+                format!(
+                    "GET /sns/jscode2session?appid={APPID}&secret={SECRET}&js_code={code}&grant_type=authorization_code HTTP/1.1\r\nHost: {sim_host}\r\n\r\n"
+                )
+                .into_bytes()
+            })
+            .collect();
+        runs.push(load(&sim_host, "simulator alone", requests, args.connections).await?);
+    }
+
+    // New users: each login creates an account.
+    let mut requests = Vec::with_capacity(args.new_users);
+    for i in 0..args.new_users {
+        let openid = format!("oBENCHNEW{i:08}");
+        state
+            .create_user(NewUser::new(APPID).openid(&openid))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let code = state
+            .login_code(APPID, &openid)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        requests.push(post_json(
+            &host,
+            "/api/v1/miniprogram/login",
+            &login_body(&code),
+        ));
+    }
+    runs.push(load(&host, "new-user logins", requests, args.connections).await?);
+
+    // Returning users: sign each in once (not measured), then cycle through them.
+    let users = args.returning_users.max(1);
+    let mut warmup = Vec::with_capacity(users);
+    for i in 0..users {
+        let openid = format!("oBENCHRET{i:08}");
+        state
+            .create_user(NewUser::new(APPID).openid(&openid))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let code = state
+            .login_code(APPID, &openid)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        warmup.push(post_json(
+            &host,
+            "/api/v1/miniprogram/login",
+            &login_body(&code),
+        ));
+    }
+    let mut tokens = Vec::new();
+    {
+        let mut conn = Connection::open(&host).await?;
+        for request in &warmup {
+            let res = conn.send(request).await?;
+            if tokens.len() < args.connections.max(1)
+                && let Ok(body) = serde_json::from_slice::<serde_json::Value>(&res.body)
+                && let Some(token) = body["accessToken"].as_str()
+            {
+                tokens.push(token.to_owned());
+            }
+        }
+    }
+    let per_user = args.returning.div_ceil(users);
+    let mut codes = Vec::with_capacity(users);
+    for i in 0..users {
+        let openid = format!("oBENCHRET{i:08}");
+        codes.push(
+            state
+                .login_codes(APPID, &openid, per_user)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
+    let mut requests = Vec::with_capacity(args.returning);
+    'fill: for round in 0..per_user {
+        for user_codes in &codes {
+            if requests.len() == args.returning {
+                break 'fill;
+            }
+            requests.push(post_json(
+                &host,
+                "/api/v1/miniprogram/login",
+                &login_body(&user_codes[round]),
+            ));
+        }
+    }
+    runs.push(load(&host, "returning logins", requests, args.connections).await?);
+
+    // Authenticated GETs.
+    if tokens.is_empty() {
+        bail!("no access token from the warm-up logins");
+    }
+    let requests = (0..args.gets)
+        .map(|i| get_bearer(&host, "/api/v1/me", &tokens[i % tokens.len()]))
+        .collect();
+    runs.push(load(&host, "authenticated GETs", requests, args.connections).await?);
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let peak_kb = peak.load(Ordering::Relaxed).max(rss_kb(pid, "VmHWM:"));
+    let idle_after_kb = rss_kb(pid, "VmRSS:");
+
+    print_summary(&backend, &args, &runs, idle_kb, peak_kb, idle_after_kb);
+    if let Some(path) = &args.json {
+        let results: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "scenario": r.name, "requests": r.requests, "errors": r.errors,
+                    "per_second": r.rate().round(), "p50_ms": r.ms(0.5), "p99_ms": r.ms(0.99), "max_ms": r.ms(1.0),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "database": backend, "connections": args.connections, "runs": results,
+            "memory_mb": { "idle": idle_kb as f64 / 1024.0, "peak": peak_kb as f64 / 1024.0 },
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
+    }
+    drop(server);
+    sim.stop().await;
+    if std::env::var_os("WXAUTH_BENCH_LOG").is_some() {
+        std::fs::copy(dir.path().join("server.log"), "bench/results/server.log")?;
+    }
+    let failed: u64 = runs.iter().map(|r| r.errors).sum();
+    if failed > 0 {
+        bail!("{failed} requests failed");
+    }
+    Ok(())
+}
+
+fn print_summary(
+    backend: &str,
+    args: &Args,
+    runs: &[Run],
+    idle_kb: u64,
+    peak_kb: u64,
+    idle_after_kb: u64,
+) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let _ = writeln!(
+        o,
+        "\nwxauth benchmark: {backend}, {} connections, {cpus} CPUs (server, simulator and load generator on one machine)\n",
+        args.connections
+    );
+    let _ = writeln!(
+        o,
+        "{:<20} {:>9} {:>7} {:>9} {:>8} {:>8} {:>8}",
+        "scenario", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms"
+    );
+    for r in runs {
+        let _ = writeln!(
+            o,
+            "{:<20} {:>9} {:>7} {:>9.0} {:>8.2} {:>8.2} {:>8.2}",
+            r.name,
+            r.requests,
+            r.errors,
+            r.rate(),
+            r.ms(0.5),
+            r.ms(0.99),
+            r.ms(1.0)
+        );
+    }
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let _ = writeln!(
+        o,
+        "\nserver memory (RSS): idle {:.1} MB, peak under load {:.1} MB, after load {:.1} MB",
+        mb(idle_kb),
+        mb(peak_kb),
+        mb(idle_after_kb)
+    );
+    let find = |name: &str| runs.iter().find(|r| r.name == name);
+    let returning_target = if backend == "sqlite" {
+        5_000.0
+    } else {
+        3_000.0
+    };
+    let mut checks = Vec::new();
+    if let Some(r) = find("returning logins") {
+        checks.push((
+            format!("returning logins >= {returning_target:.0}/s"),
+            r.rate() >= returning_target,
+        ));
+        checks.push((
+            "returning-login p99 <= 25 ms".to_owned(),
+            r.ms(0.99) <= 25.0,
+        ));
+    }
+    if let Some(r) = find("new-user logins") {
+        checks.push(("new users >= 2000/s".to_owned(), r.rate() >= 2_000.0));
+    }
+    if let Some(r) = find("authenticated GETs") {
+        checks.push((
+            "authenticated GETs >= 20000/s".to_owned(),
+            r.rate() >= 20_000.0,
+        ));
+    }
+    checks.push(("idle memory <= 20 MB".to_owned(), mb(idle_kb) <= 20.0));
+    checks.push(("memory under load <= 64 MB".to_owned(), mb(peak_kb) <= 64.0));
+    let _ = writeln!(o, "\ntargets:");
+    for (name, ok) in checks {
+        let _ = writeln!(o, "  [{}] {name}", if ok { "met" } else { "MISSED" });
+    }
+}
