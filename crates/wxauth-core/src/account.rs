@@ -5,7 +5,9 @@ use wxauth_domain::{AppKey, AppKind, AvatarUrl, Nickname, OpenId, Timestamp, Uni
 
 use crate::audit::{AuditEvent, kind, reason_of};
 use crate::error::{BindCodeProblem, CoreError, CoreResult, RepoError};
-use crate::ports::{AccessClaims, BindCodeRecord, IdentityRecord, ProfileChange, StoreTx, finish};
+use crate::ports::{
+    AccessClaims, BindCodeRecord, IdentityRecord, ProfileChange, StoreTx, UserRef, finish,
+};
 use crate::secrets::token_hash;
 use crate::service::{RequestContext, Wxauth};
 use crate::sessions::{LoginOutcome, SignedIn};
@@ -251,7 +253,10 @@ impl Wxauth {
             {
                 return Err(CoreError::AppAlreadyBound(app.key.to_string()));
             }
-            match self.insert_identity(tx.as_mut(), user.id, &app, &who).await {
+            match self
+                .insert_identity(tx.as_mut(), UserRef::Id(user.id), &app, &who)
+                .await
+            {
                 // Someone bound the same openid a moment ago.
                 Err(CoreError::Storage(RepoError::Conflict(_))) => {
                     Err(CoreError::WechatAlreadyBound)
@@ -260,7 +265,11 @@ impl Wxauth {
             }
         }
         .await;
-        finish(tx, result).await?;
+        // The identity insert may only fail at the commit: the same race, the same answer.
+        match finish(tx, result).await {
+            Err(CoreError::Storage(RepoError::Conflict(_))) => Err(CoreError::WechatAlreadyBound),
+            other => other,
+        }?;
         Ok(app.key.clone())
     }
 

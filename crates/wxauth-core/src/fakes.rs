@@ -53,6 +53,21 @@ pub struct FakeTx {
     shared: Option<Arc<Mutex<State>>>,
 }
 
+impl FakeTx {
+    fn user_id_of(&self, user: UserRef) -> RepoResult<UserId> {
+        match user {
+            UserRef::Id(id) => Ok(id),
+            UserRef::Public(public) => self
+                .state
+                .users
+                .iter()
+                .find(|u| u.public_id == public)
+                .map(|u| u.id)
+                .ok_or(RepoError::Other("no such user".into())),
+        }
+    }
+}
+
 #[async_trait]
 impl Store for FakeStore {
     async fn begin(&self) -> RepoResult<Box<dyn StoreTx>> {
@@ -214,7 +229,7 @@ impl UserRepo for FakeTx {
             total,
         ))
     }
-    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<User> {
+    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<()> {
         if new.phone.is_some() && self.state.users.iter().any(|u| u.phone == new.phone) {
             return Err(RepoError::Conflict("users.phone"));
         }
@@ -228,12 +243,13 @@ impl UserRepo for FakeTx {
             created_at: now,
             updated_at: now,
         };
-        self.state.users.push(user.clone());
-        Ok(user)
+        self.state.users.push(user);
+        Ok(())
     }
-    async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<i64> {
+    async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<()> {
+        let user_id = self.user_id_of(new.user)?;
         let clash = self.state.identities.iter().any(|(i, _)| {
-            i.app_id == new.app_id && (i.openid == new.openid || i.user_id == new.user_id)
+            i.app_id == new.app_id && (i.openid == new.openid || i.user_id == user_id)
         });
         if clash {
             return Err(RepoError::Conflict("wechat_identities"));
@@ -241,7 +257,7 @@ impl UserRepo for FakeTx {
         let id = self.state.id();
         let record = IdentityRecord {
             id,
-            user_id: new.user_id,
+            user_id,
             app_id: new.app_id,
             openid: new.openid.clone(),
             unionid: new.unionid.clone(),
@@ -251,7 +267,7 @@ impl UserRepo for FakeTx {
         self.state
             .identities
             .push((record, new.session_key.clone()));
-        Ok(id)
+        Ok(())
     }
     async fn record_sign_in(
         &mut self,
@@ -344,13 +360,14 @@ impl SessionRepo for FakeTx {
         t: &NewRefreshToken,
         _now: Timestamp,
     ) -> RepoResult<()> {
+        let user_id = self.user_id_of(t.user)?;
         let id = self.state.id();
         self.state.refresh.push((
             t.token_hash.clone(),
             RefreshTokenRecord {
                 id,
                 family: t.family.clone(),
-                user_id: t.user_id,
+                user_id,
                 app_id: t.app_id,
                 expires_at: t.expires_at,
                 used_at: None,

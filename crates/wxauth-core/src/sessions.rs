@@ -6,11 +6,11 @@
 
 use std::fmt;
 
-use wxauth_domain::{App, AppKey, PublicUserId, User, UserId};
+use wxauth_domain::{App, AppKey, PublicUserId, User};
 
 use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AccessClaims, NewRefreshToken, StoreTx, TokenError, finish};
+use crate::ports::{AccessClaims, NewRefreshToken, StoreTx, TokenError, UserRef, finish};
 use crate::secrets::{random_token, token_hash};
 use crate::service::{RequestContext, Wxauth};
 
@@ -73,7 +73,7 @@ impl Wxauth {
     pub(crate) async fn start_session(
         &self,
         tx: &mut dyn StoreTx,
-        user: UserId,
+        user: UserRef,
         app: Option<&App>,
     ) -> CoreResult<(RefreshToken, String)> {
         let family = uuid::Uuid::new_v4().simple().to_string();
@@ -83,7 +83,7 @@ impl Wxauth {
             &NewRefreshToken {
                 token_hash: token_hash(&token),
                 family: family.clone(),
-                user_id: user,
+                user,
                 app_id: app.map(|a| a.id),
                 expires_at: now + self.settings.refresh_token_ttl,
             },
@@ -215,7 +215,7 @@ impl Wxauth {
             &NewRefreshToken {
                 token_hash: token_hash(&token),
                 family: record.family.clone(),
-                user_id: user.id,
+                user: UserRef::Id(user.id),
                 app_id: record.app_id,
                 expires_at: now + self.settings.refresh_token_ttl,
             },

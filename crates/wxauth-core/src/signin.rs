@@ -2,16 +2,18 @@
 //! registration policy says; then start a session. Shared by the Mini Program login, the web
 //! OAuth flow, scan-to-login and bind-code registration.
 //!
-//! The whole decision runs in one transaction. A concurrent first login of the same openid
-//! makes one of the two inserts hit the unique key on (app, openid); that transaction is rolled
-//! back and retried, and the retry finds the winner's account: exactly one user is created.
+//! The lookups take no write lock: they read committed data, and every decision they lead to
+//! is guarded by a unique key. The writes then run in one transaction. When two sign-ins race
+//! (a concurrent first login of the same openid, say), one of them hits the unique key on
+//! (app, openid), is rolled back and retried, and the retry finds the winner's account:
+//! exactly one user is created. A sign-in that only writes costs the store one round trip.
 
 use secrecy::SecretString;
 use wxauth_domain::{App, AvatarUrl, Nickname, OpenId, PhoneNumber, PublicUserId, UnionId, User};
 
 use crate::audit::{AuditEvent, kind, reason_of};
 use crate::error::{CoreError, CoreResult, RepoError};
-use crate::ports::{NewBindCode, NewIdentity, NewUser, ProfileChange, StoreTx, finish};
+use crate::ports::{NewBindCode, NewIdentity, NewUser, ProfileChange, StoreTx, UserRef, finish};
 use crate::secrets::{random_token, token_hash};
 use crate::service::{RequestContext, Wxauth};
 use crate::sessions::{LoginOutcome, SignedIn};
@@ -41,7 +43,8 @@ pub(crate) enum Unknown {
 /// Who the WeChat user turned out to be.
 enum Found {
     Existing(User),
-    Created(User),
+    /// Registered in this transaction: only the public id is known until the commit.
+    Created(PublicUserId),
     BindRequired(String),
 }
 
@@ -52,8 +55,15 @@ struct Session {
     is_new: bool,
 }
 
+/// The account a session was started for.
+enum SessionUser {
+    Existing(User),
+    /// Registered in this transaction: read back after the commit for its row.
+    Created(PublicUserId),
+}
+
 enum Resolved {
-    SignedIn(User, Session),
+    SignedIn(SessionUser, Session),
     BindRequired(String),
 }
 
@@ -125,7 +135,9 @@ impl Wxauth {
                     self.now(),
                 )
                 .await?;
-                let (refresh, family) = self.start_session(tx.as_mut(), user.id, Some(app)).await?;
+                let (refresh, family) = self
+                    .start_session(tx.as_mut(), UserRef::Id(user.id), Some(app))
+                    .await?;
                 let event = AuditEvent::ok(event_kind)
                     .app(&app.key)
                     .user(user.public_id);
@@ -197,8 +209,20 @@ impl Wxauth {
                     expires_in,
                 })
             }
-            Resolved::SignedIn(user, session) => {
+            Resolved::SignedIn(found, session) => {
                 let is_new_user = session.is_new;
+                let user = match found {
+                    SessionUser::Existing(user) => user,
+                    // The row and its id exist from the commit on.
+                    SessionUser::Created(public_id) => self
+                        .store
+                        .read()
+                        .user_by_public_id(&public_id)
+                        .await?
+                        .ok_or(CoreError::Storage(RepoError::Other(
+                            "a registered user is missing after the commit".into(),
+                        )))?,
+                };
                 let tokens = self.token_pair(
                     &user.public_id,
                     Some(&app.key),
@@ -225,18 +249,18 @@ impl Wxauth {
         unknown: Unknown,
         event_kind: &'static str,
     ) -> CoreResult<Resolved> {
-        let (user, is_new) = match self.resolve(tx, app, who, unknown).await? {
-            Found::Existing(user) => (user, false),
-            Found::Created(user) => (user, true),
+        let found = match self.resolve(tx, app, who, unknown).await? {
+            Found::Existing(user) if user.is_blocked() => return Err(CoreError::UserBlocked),
+            Found::Existing(user) => SessionUser::Existing(user),
+            Found::Created(public_id) => SessionUser::Created(public_id),
             Found::BindRequired(code) => return Ok(Resolved::BindRequired(code)),
         };
-        if user.is_blocked() {
-            return Err(CoreError::UserBlocked);
-        }
-        let (refresh, family) = self.start_session(tx, user.id, Some(app)).await?;
-        let event = AuditEvent::ok(event_kind)
-            .app(&app.key)
-            .user(user.public_id);
+        let (user_ref, public_id, is_new) = match &found {
+            SessionUser::Existing(user) => (UserRef::Id(user.id), user.public_id, false),
+            SessionUser::Created(public_id) => (UserRef::Public(*public_id), *public_id, true),
+        };
+        let (refresh, family) = self.start_session(tx, user_ref, Some(app)).await?;
+        let event = AuditEvent::ok(event_kind).app(&app.key).user(public_id);
         let event = if is_new && event_kind == kind::LOGIN {
             event.reason("registered")
         } else {
@@ -248,7 +272,7 @@ impl Wxauth {
             family,
             is_new,
         };
-        Ok(Resolved::SignedIn(user, session))
+        Ok(Resolved::SignedIn(found, session))
     }
 
     async fn resolve(
@@ -259,8 +283,10 @@ impl Wxauth {
         unknown: Unknown,
     ) -> CoreResult<Found> {
         let now = self.now();
-        if let Some((identity, user)) = tx.identity_with_user(app.id, &who.openid).await? {
-            let user = self.refresh_profile(tx, user, who).await?;
+        // Lookups outside the write transaction: see the module comment.
+        let mut read = self.store.read();
+        if let Some((identity, user)) = read.identity_with_user(app.id, &who.openid).await? {
+            let user = self.refresh_profile(read.as_mut(), tx, user, who).await?;
             let new_unionid = who.unionid.as_ref().filter(|_| identity.unionid.is_none());
             tx.record_sign_in(identity.id, who.session_key.as_ref(), new_unionid, now)
                 .await?;
@@ -269,16 +295,16 @@ impl Wxauth {
 
         // Not known in this app: the phone number, then the unionid, may name an account.
         let by_phone = match &who.phone {
-            Some(phone) => tx.user_by_phone(phone).await?,
+            Some(phone) => read.user_by_phone(phone).await?,
             None => None,
         };
         let linked = match (by_phone, &who.unionid) {
             (Some(user), _) => Some(user),
-            (None, Some(unionid)) => tx.user_by_unionid(unionid).await?,
+            (None, Some(unionid)) => read.user_by_unionid(unionid).await?,
             (None, None) => None,
         };
         if let Some(user) = linked {
-            if tx
+            if read
                 .identities_of(user.id)
                 .await?
                 .iter()
@@ -287,8 +313,9 @@ impl Wxauth {
                 // The account signs in to this app with another WeChat user already.
                 return Err(CoreError::AppAlreadyBound(app.key.to_string()));
             }
-            self.insert_identity(tx, user.id, app, who).await?;
-            let user = self.refresh_profile(tx, user, who).await?;
+            self.insert_identity(tx, UserRef::Id(user.id), app, who)
+                .await?;
+            let user = self.refresh_profile(read.as_mut(), tx, user, who).await?;
             return Ok(Found::Existing(user));
         }
 
@@ -296,19 +323,17 @@ impl Wxauth {
         match (unknown, policy) {
             (Unknown::Register, _)
             | (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::Open) => {
-                let user = tx
-                    .insert_user(
-                        &NewUser {
-                            public_id: PublicUserId::new_random(),
-                            nickname: who.nickname.clone(),
-                            avatar_url: who.avatar_url.clone(),
-                            phone: who.phone.clone(),
-                        },
-                        now,
-                    )
+                let public_id = PublicUserId::new_random();
+                let user = NewUser {
+                    public_id,
+                    nickname: who.nickname.clone(),
+                    avatar_url: who.avatar_url.clone(),
+                    phone: who.phone.clone(),
+                };
+                tx.insert_user(&user, now).await?;
+                self.insert_identity(tx, UserRef::Public(public_id), app, who)
                     .await?;
-                self.insert_identity(tx, user.id, app, who).await?;
-                Ok(Found::Created(user))
+                Ok(Found::Created(public_id))
             }
             (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::BindCode) => {
                 let code = random_token(BIND_CODE_PREFIX, 24);
@@ -336,12 +361,12 @@ impl Wxauth {
     pub(crate) async fn insert_identity(
         &self,
         tx: &mut dyn StoreTx,
-        user: wxauth_domain::UserId,
+        user: UserRef,
         app: &App,
         who: &WechatSignIn,
     ) -> CoreResult<()> {
         let identity = NewIdentity {
-            user_id: user,
+            user,
             app_id: app.id,
             openid: who.openid.clone(),
             unionid: who.unionid.clone(),
@@ -356,6 +381,7 @@ impl Wxauth {
     /// fields only. A phone number is never moved from another account.
     async fn refresh_profile(
         &self,
+        read: &mut dyn StoreTx,
         tx: &mut dyn StoreTx,
         user: User,
         who: &WechatSignIn,
@@ -364,7 +390,7 @@ impl Wxauth {
         if let Some(phone) = &who.phone
             && user.phone.as_ref() != Some(phone)
         {
-            if let Some(owner) = tx.user_by_phone(phone).await?
+            if let Some(owner) = read.user_by_phone(phone).await?
                 && owner.id != user.id
             {
                 return Err(CoreError::PhoneTaken);

@@ -23,11 +23,6 @@ pub fn from_db(t: PrimitiveDateTime) -> OffsetDateTime {
     t.assume_utc()
 }
 
-/// What `to_db` then `from_db` makes of an instant.
-pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
-    from_db(to_db(t))
-}
-
 pub fn db_err(e: DbErr) -> RepoError {
     if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
         return RepoError::Conflict("unique key");

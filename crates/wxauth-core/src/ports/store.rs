@@ -121,9 +121,17 @@ pub struct NewUser {
     pub phone: Option<PhoneNumber>,
 }
 
+/// A user as a write refers to it: by row id, or by public id when the user's row is written
+/// in the same transaction (its id is then known only to the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRef {
+    Id(UserId),
+    Public(PublicUserId),
+}
+
 #[derive(Debug, Clone)]
 pub struct NewIdentity {
-    pub user_id: UserId,
+    pub user: UserRef,
     pub app_id: i64,
     pub openid: OpenId,
     pub unionid: Option<UnionId>,
@@ -174,11 +182,13 @@ pub trait UserRepo: Send {
     ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>>;
     async fn list_users(&mut self, query: &UserQuery) -> RepoResult<(Vec<User>, u64)>;
 
-    /// Fails with [`RepoError::Conflict`] when the phone number is taken.
-    async fn insert_user(&mut self, user: &NewUser, now: Timestamp) -> RepoResult<User>;
+    /// Fails with [`RepoError::Conflict`] when the phone number is taken. The store may defer
+    /// the write (and so the failure) to the commit; refer to the user by [`UserRef::Public`]
+    /// until then.
+    async fn insert_user(&mut self, user: &NewUser, now: Timestamp) -> RepoResult<()>;
     /// Fails with [`RepoError::Conflict`] when the openid is bound already, or the user already
-    /// has an identity in the app.
-    async fn insert_identity(&mut self, identity: &NewIdentity, now: Timestamp) -> RepoResult<i64>;
+    /// has an identity in the app (possibly at the commit).
+    async fn insert_identity(&mut self, identity: &NewIdentity, now: Timestamp) -> RepoResult<()>;
     /// Records a sign-in: replaces the session key, fills in a unionid that was missing.
     async fn record_sign_in(
         &mut self,
@@ -215,7 +225,7 @@ pub struct NewRefreshToken {
     pub token_hash: String,
     /// The session: every rotation of one sign-in shares it.
     pub family: String,
-    pub user_id: UserId,
+    pub user: UserRef,
     pub app_id: Option<i64>,
     pub expires_at: Timestamp,
 }

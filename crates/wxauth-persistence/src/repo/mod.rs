@@ -7,4 +7,4 @@ mod bind_codes;
 mod oauth_states;
 mod official;
 mod sessions;
-mod users;
+pub(crate) mod users;

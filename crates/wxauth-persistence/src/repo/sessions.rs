@@ -1,6 +1,8 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryTrait};
+use sea_orm::sea_query::{Expr, Query};
+
+use crate::repo::users::user_ref;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use wxauth_core::ports::{NewRefreshToken, RefreshTokenRecord, RepoResult, SessionRepo};
 use wxauth_domain::{Timestamp, UserId};
 
@@ -15,19 +17,27 @@ impl<C: Db> SessionRepo for Conn<C> {
         t: &NewRefreshToken,
         now: Timestamp,
     ) -> RepoResult<()> {
-        let row = refresh_tokens::ActiveModel {
-            token_hash: Set(t.token_hash.clone()),
-            family: Set(t.family.clone()),
-            user_id: Set(t.user_id.0),
-            app_id: Set(t.app_id),
-            created_at: Set(to_db(now)),
-            expires_at: Set(to_db(t.expires_at)),
-            used_at: Set(None),
-            revoked_at: Set(None),
-            ..Default::default()
-        };
-        self.write(refresh_tokens::Entity::insert(row).into_query())
-            .await
+        let mut insert = Query::insert();
+        insert
+            .into_table(refresh_tokens::Entity)
+            .columns([
+                Column::TokenHash,
+                Column::Family,
+                Column::UserId,
+                Column::AppId,
+                Column::CreatedAt,
+                Column::ExpiresAt,
+            ])
+            .values([
+                Expr::val(t.token_hash.clone()).into(),
+                Expr::val(t.family.clone()).into(),
+                user_ref(t.user),
+                Expr::val(t.app_id).into(),
+                Expr::val(to_db(now)).into(),
+                Expr::val(to_db(t.expires_at)).into(),
+            ])
+            .map_err(|e| wxauth_core::RepoError::Other(e.to_string()))?;
+        self.write(insert).await
     }
 
     async fn refresh_token_by_hash(

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -7,16 +7,35 @@ use sea_orm::{
 use secrecy::SecretString;
 use wxauth_core::RepoError;
 use wxauth_core::ports::{
-    IdentityRecord, NewIdentity, NewUser, ProfileChange, RepoResult, UserQuery, UserRepo,
+    IdentityRecord, NewIdentity, NewUser, ProfileChange, RepoResult, UserQuery, UserRef, UserRepo,
 };
 use wxauth_domain::{
     OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, User, UserId, UserStatus,
 };
 
 use crate::cipher::Purpose;
-use crate::convert::{self, db_err, from_db, phone_to_db, to_db, truncate};
+use crate::convert::{self, db_err, from_db, phone_to_db, to_db};
 use crate::entities::{refresh_tokens, users, wechat_identities};
 use crate::store::{Conn, Db};
+
+/// A user reference in a write: the row id, or (for a user written in the same transaction)
+/// a subquery by public id.
+pub(crate) fn user_ref(user: UserRef) -> SimpleExpr {
+    match user {
+        UserRef::Id(id) => Expr::val(id.0).into(),
+        UserRef::Public(public_id) => SimpleExpr::SubQuery(
+            None,
+            Box::new(
+                Query::select()
+                    .column(users::Column::Id)
+                    .from(users::Entity)
+                    .and_where(users::Column::PublicId.eq(public_id.to_string()))
+                    .to_owned()
+                    .into_sub_query_statement(),
+            ),
+        ),
+    }
+}
 
 fn identity(m: wechat_identities::Model) -> RepoResult<IdentityRecord> {
     Ok(IdentityRecord {
@@ -182,8 +201,7 @@ impl<C: Db> UserRepo for Conn<C> {
         Ok((users, total))
     }
 
-    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<User> {
-        self.flush().await?;
+    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<()> {
         let (phone, cc) = phone_to_db(new.phone.as_ref());
         let row = users::ActiveModel {
             public_id: Set(new.public_id.to_string()),
@@ -196,44 +214,41 @@ impl<C: Db> UserRepo for Conn<C> {
             updated_at: Set(to_db(now)),
             ..Default::default()
         };
-        let id = users::Entity::insert(row)
-            .exec(&self.conn)
-            .await
-            .map_err(db_err)?
-            .last_insert_id;
-        Ok(User {
-            id: UserId(id),
-            public_id: new.public_id,
-            nickname: new.nickname.clone(),
-            avatar_url: new.avatar_url.clone(),
-            phone: new.phone.clone(),
-            status: UserStatus::Active,
-            created_at: truncate(now),
-            updated_at: truncate(now),
-        })
+        self.write(users::Entity::insert(row).into_query()).await
     }
 
-    async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<i64> {
-        self.flush().await?;
-        let row = wechat_identities::ActiveModel {
-            user_id: Set(new.user_id.0),
-            app_id: Set(new.app_id),
-            openid: Set(new.openid.to_string()),
-            unionid: Set(new.unionid.as_ref().map(|u| u.to_string())),
-            session_key_enc: Set(new
-                .session_key
-                .as_ref()
-                .map(|k| self.cipher.encrypt(Purpose::SessionKey, k))),
-            created_at: Set(to_db(now)),
-            updated_at: Set(to_db(now)),
-            last_login_at: Set(Some(to_db(now))),
-            ..Default::default()
-        };
-        let res = wechat_identities::Entity::insert(row)
-            .exec(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(res.last_insert_id)
+    async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<()> {
+        use wechat_identities::Column as C;
+        let session_key = new
+            .session_key
+            .as_ref()
+            .map(|k| self.cipher.encrypt(Purpose::SessionKey, k));
+        let at = to_db(now);
+        let mut insert = Query::insert();
+        insert
+            .into_table(wechat_identities::Entity)
+            .columns([
+                C::UserId,
+                C::AppId,
+                C::Openid,
+                C::Unionid,
+                C::SessionKeyEnc,
+                C::CreatedAt,
+                C::UpdatedAt,
+                C::LastLoginAt,
+            ])
+            .values([
+                user_ref(new.user),
+                Expr::val(new.app_id).into(),
+                Expr::val(new.openid.to_string()).into(),
+                Expr::val(new.unionid.as_ref().map(|u| u.to_string())).into(),
+                Expr::val(session_key).into(),
+                Expr::val(at).into(),
+                Expr::val(at).into(),
+                Expr::val(Some(at)).into(),
+            ])
+            .map_err(|e| RepoError::Other(e.to_string()))?;
+        self.write(insert).await
     }
 
     async fn record_sign_in(
