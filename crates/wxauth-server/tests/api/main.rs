@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod browser;
 mod compat;
 mod deployment;
 mod errors;
 mod health;
 mod login;
 mod me;
+mod migrations;
 mod miniprogram;
 mod oauth;
 mod official;
