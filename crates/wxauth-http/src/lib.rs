@@ -57,15 +57,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<HttpState>) {
     }
     if options.swagger_ui {
         cfg.service(
+            // Pointed at the route above rather than handed the document: the UI then holds no
+            // copy of it per worker.
             SwaggerUi::new("/swagger-ui/{_:.*}")
-                .url("/api-docs/openapi.json", openapi::ApiDoc::openapi()),
+                .config(utoipa_swagger_ui::Config::new(["/api-docs/openapi.json"])),
         );
     }
     cfg.default_service(web::to(not_found));
 }
 
-async fn openapi_json() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().json(openapi::ApiDoc::openapi())
+/// The document is built and serialised on the first request and kept as bytes: built at
+/// start-up, it would keep a megabyte or two of builders resident for a page few processes
+/// ever serve.
+async fn openapi_json() -> Result<actix_web::HttpResponse, ApiError> {
+    static JSON: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
+    let json = match JSON.get() {
+        Some(json) => json.clone(),
+        None => {
+            let json = openapi::ApiDoc::openapi().to_json().map_err(|e| {
+                tracing::error!(error = %e, "cannot serialise the OpenAPI document");
+                ApiError::internal()
+            })?;
+            JSON.get_or_init(|| json.into()).clone()
+        }
+    };
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json))
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {

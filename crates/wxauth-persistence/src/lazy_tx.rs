@@ -96,7 +96,9 @@ macro_rules! batch_fn {
     ($name:ident, $pool:ty) => {
         async fn $name(pool: $pool, batch: String) -> Result<(), RepoError> {
             let mut conn = pool.acquire().await.map_err(sqlx_err)?;
-            match sqlx::Executor::execute(&mut *conn, batch.as_str()).await {
+            // `raw_sql`: a plain `&str` would be prepared and cached as if it were reused, and
+            // every batch is a new text.
+            match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(&batch)).await {
                 Ok(_) => Ok(()),
                 Err(e) => {
                     if let Err(rollback) = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {

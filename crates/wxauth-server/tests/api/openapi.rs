@@ -53,6 +53,11 @@ async fn swagger_ui_is_served_offline() {
         assert!(html.contains("swagger-ui"), "the vendored Swagger UI page");
         let res = app.get("/swagger-ui/swagger-ui.css").await;
         assert_eq!(res.status(), 200);
+        // The UI loads the document from the service's own route.
+        let res = app.get("/swagger-ui/swagger-initializer.js").await;
+        assert_eq!(res.status(), 200);
+        let js = res.text().await.unwrap();
+        assert!(js.contains("/api-docs/openapi.json"), "{js}");
     })
     .await;
 }
