@@ -193,6 +193,8 @@ async fn start_server(
         .env("WXAUTH__APPS__BENCH__KIND", "mini_program")
         .env("WXAUTH__APPS__BENCH__APPID", APPID)
         .env("WXAUTH__APPS__BENCH__SECRET", SECRET)
+        // Settings to try (`WXAUTH__SERVER__WORKERS=1 bash bench/run.sh`) override the above.
+        .envs(std::env::vars().filter(|(key, _)| key.starts_with("WXAUTH__")))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
