@@ -100,7 +100,14 @@ impl Database {
             DatabaseKind::Sqlite => {
                 create_parent_dir(&url)?;
                 let mut write = options(1, 1);
-                write.map_sqlx_sqlite_opts(|o| sqlite_tuning(o).create_if_missing(true));
+                // A group commit is hundreds of statements, each sending its result back over
+                // the connection's channel: with room for all of them, SQLite's thread runs the
+                // group through instead of waiting for the reader every 50 results.
+                write.map_sqlx_sqlite_opts(|o| {
+                    sqlite_tuning(o)
+                        .create_if_missing(true)
+                        .row_buffer_size(4096)
+                });
                 let write = sea_orm::Database::connect(write).await?;
                 // The writer created the file and the WAL; readers may now open it read-only.
                 let mut read = options(config.max_connections.max(1), config.min_connections);
