@@ -11,7 +11,7 @@ use wxauth_domain::{App, AppKey, PublicUserId, User};
 use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult};
 use crate::ports::{AccessClaims, NewRefreshToken, StoreTx, TokenError, UserRef, finish};
-use crate::secrets::{random_token, token_hash};
+use crate::secrets::{refresh_token, refresh_token_digest, session_family};
 use crate::service::{RequestContext, Wxauth};
 
 /// A refresh token as handed to the client. Redacted from `Debug`.
@@ -65,8 +65,6 @@ pub enum LoginOutcome {
     },
 }
 
-const REFRESH_TOKEN_PREFIX: &str = "rt_";
-
 impl Wxauth {
     /// Starts a session inside the caller's transaction and returns its refresh token and
     /// family id. The access token is signed after the commit, by [`Wxauth::token_pair`].
@@ -76,12 +74,12 @@ impl Wxauth {
         user: UserRef,
         app: Option<&App>,
     ) -> CoreResult<(RefreshToken, String)> {
-        let family = uuid::Uuid::new_v4().simple().to_string();
-        let token = random_token(REFRESH_TOKEN_PREFIX, 32);
         let now = self.now();
+        let family = session_family(now);
+        let token = refresh_token(now);
         tx.insert_refresh_token(
             &NewRefreshToken {
-                token_hash: token_hash(&token),
+                token_hash: refresh_token_digest(&token),
                 family: family.clone(),
                 user,
                 app_id: app.map(|a| a.id),
@@ -145,7 +143,7 @@ impl Wxauth {
     }
 
     async fn refresh_inner(&self, ctx: &RequestContext, presented: &str) -> CoreResult<SignedIn> {
-        if !presented.starts_with(REFRESH_TOKEN_PREFIX) {
+        if !presented.starts_with(crate::secrets::REFRESH_TOKEN_PREFIX) {
             return Err(CoreError::InvalidRefreshToken);
         }
         let now = self.now();
@@ -180,7 +178,7 @@ impl Wxauth {
         now: wxauth_domain::Timestamp,
     ) -> CoreResult<Rotation> {
         let record = tx
-            .refresh_token_by_hash(&token_hash(presented))
+            .refresh_token_by_hash(&refresh_token_digest(presented))
             .await?
             .ok_or(CoreError::InvalidRefreshToken)?;
         if record.revoked_at.is_some() {
@@ -210,10 +208,10 @@ impl Wxauth {
             Some(id) => self.apps.by_id(id).await.ok(),
             None => None,
         };
-        let token = random_token(REFRESH_TOKEN_PREFIX, 32);
+        let token = refresh_token(now);
         tx.insert_refresh_token(
             &NewRefreshToken {
-                token_hash: token_hash(&token),
+                token_hash: refresh_token_digest(&token),
                 family: record.family.clone(),
                 user: UserRef::Id(user.id),
                 app_id: record.app_id,
@@ -260,7 +258,9 @@ impl Wxauth {
     ) -> CoreResult<()> {
         let (family, user) = match (refresh_token, claims) {
             (Some(token), _) => {
-                let record = tx.refresh_token_by_hash(&token_hash(token)).await?;
+                let record = tx
+                    .refresh_token_by_hash(&refresh_token_digest(token))
+                    .await?;
                 let record = record.ok_or(CoreError::InvalidRefreshToken)?;
                 let user = tx.user_by_id(record.user_id).await?.map(|u| u.public_id);
                 (record.family, user)

@@ -108,7 +108,7 @@ impl From<&Account> for AccountDto {
     "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIwMTkzYTViMiJ9.c2ln",
     "tokenType": "Bearer",
     "expiresIn": 900,
-    "refreshToken": "rt_Zb3Xy1kM0u3o9mQ2bq6hVYc3aJ8hC0yTQy4n6QyB2xE",
+    "refreshToken": "rt_019ab0c3f2a07c1e9d42.Zb3Xy1kM0u3o9mQ2bq6hVYc3aJ8hC0yTQy4n6QyB2xE",
     "refreshExpiresIn": 2592000,
     "isNewUser": true,
     "user": {

@@ -49,7 +49,7 @@ pub async fn register(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"refreshToken": "rt_Zb3Xy1kM0u3o9mQ2bq6hVYc3aJ8hC0yTQy4n6QyB2xE"}))]
+#[schema(example = json!({"refreshToken": "rt_019ab0c3f2a07c1e9d42.Zb3Xy1kM0u3o9mQ2bq6hVYc3aJ8hC0yTQy4n6QyB2xE"}))]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
@@ -81,7 +81,7 @@ pub async fn refresh(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"refreshToken": "rt_Zb3Xy1kM0u3o9mQ2bq6hVYc3aJ8hC0yTQy4n6QyB2xE"}))]
+#[schema(example = json!({"refreshToken": "rt_019ab0c3f2a07c1e9d42.Zb3Xy1kM0u3o9mQ2bq6hVYc3aJ8hC0yTQy4n6QyB2xE"}))]
 pub struct LogoutRequest {
     /// The session's refresh token; without it, the session of the bearer token ends.
     pub refresh_token: Option<String>,
