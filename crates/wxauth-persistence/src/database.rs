@@ -9,8 +9,20 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 
 use crate::write_queue::WriteQueue;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr};
+use sea_orm::sqlx::mysql::MySqlConnectOptions;
+use sea_orm::sqlx::pool::PoolOptions;
+use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, SqlxMySqlConnector,
+    SqlxPostgresConnector, SqlxSqliteConnector,
+};
+
+/// A pooled connection that sat idle this long is pinged before it is handed out (and replaced
+/// if the database closed it). sqlx's default pings on every checkout, which doubles the round
+/// trips of a one-query request; a connection used moments ago needs no proof that it works.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
@@ -88,43 +100,65 @@ impl Database {
         })?;
         // sqlx knows MariaDB by its MySQL scheme.
         let url = config.url.replacen("mariadb://", "mysql://", 1);
-        let options = |max: u32, min: u32| {
-            let mut o = ConnectOptions::new(url.clone());
-            o.max_connections(max)
-                .min_connections(min.min(max))
-                .acquire_timeout(config.acquire_timeout)
-                .sqlx_logging(false);
-            o
-        };
+        let max = config.max_connections.max(1);
         match kind {
             DatabaseKind::Sqlite => {
                 create_parent_dir(&url)?;
-                let mut write = options(1, 1);
+                let options = sqlite_tuning(url.parse::<SqliteConnectOptions>().map_err(conn_err)?);
                 // A group commit is hundreds of statements, each sending its result back over
                 // the connection's channel: with room for all of them, SQLite's thread runs the
                 // group through instead of waiting for the reader every 50 results.
-                write.map_sqlx_sqlite_opts(|o| {
-                    sqlite_tuning(o)
-                        .create_if_missing(true)
-                        .row_buffer_size(4096)
-                });
-                let write = sea_orm::Database::connect(write).await?;
+                let write_options = options
+                    .clone()
+                    .create_if_missing(true)
+                    .row_buffer_size(4096);
+                let write = pool_options::<sqlx::Sqlite>(config, 1, 1)
+                    .connect_with(write_options)
+                    .await
+                    .map_err(conn_err)?;
                 // The writer created the file and the WAL; readers may now open it read-only.
-                let mut read = options(config.max_connections.max(1), config.min_connections);
-                read.map_sqlx_sqlite_opts(|o| sqlite_tuning(o).read_only(true));
-                let read = sea_orm::Database::connect(read).await?;
-                let queue = WriteQueue::start(write.get_sqlite_connection_pool().clone())
+                let read = pool_options::<sqlx::Sqlite>(config, max, config.min_connections)
+                    .connect_with(options.read_only(true))
+                    .await
+                    .map_err(conn_err)?;
+                let queue = WriteQueue::start(write.clone())
                     .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
                 Ok(Self {
-                    write,
-                    read,
+                    write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+                    read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
                     write_queue: Some(queue),
                     kind,
                 })
             }
-            DatabaseKind::Postgres | DatabaseKind::MySql => {
-                let pool = options(config.max_connections.max(1), config.min_connections);
-                let conn = sea_orm::Database::connect(pool).await?;
+            DatabaseKind::Postgres => {
+                let options = url
+                    .parse::<PgConnectOptions>()
+                    .map_err(conn_err)?
+                    .disable_statement_logging();
+                let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(
+                    pool_options::<sqlx::Postgres>(config, max, config.min_connections)
+                        .connect_with(options)
+                        .await
+                        .map_err(conn_err)?,
+                );
+                Ok(Self {
+                    write: conn.clone(),
+                    read: conn,
+                    write_queue: None,
+                    kind,
+                })
+            }
+            DatabaseKind::MySql => {
+                let options = url
+                    .parse::<MySqlConnectOptions>()
+                    .map_err(conn_err)?
+                    .disable_statement_logging();
+                let conn = SqlxMySqlConnector::from_sqlx_mysql_pool(
+                    pool_options::<sqlx::MySql>(config, max, config.min_connections)
+                        .connect_with(options)
+                        .await
+                        .map_err(conn_err)?,
+                );
                 Ok(Self {
                     write: conn.clone(),
                     read: conn,
@@ -210,9 +244,31 @@ fn create_parent_dir(url: &str) -> Result<(), DbErr> {
     }
 }
 
-fn sqlite_tuning(
-    o: sea_orm::sqlx::sqlite::SqliteConnectOptions,
-) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+fn conn_err(e: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(e))
+}
+
+fn pool_options<DB: sqlx::Database>(
+    config: &DatabaseConfig,
+    max: u32,
+    min: u32,
+) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max)
+        .min_connections(min.min(max))
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+fn sqlite_tuning(o: SqliteConnectOptions) -> SqliteConnectOptions {
     // WAL lets readers run beside the writer; NORMAL syncs the WAL at checkpoints rather than
     // on every commit, which survives a process crash (not a power cut) and is the documented
     // trade-off for WAL mode.
