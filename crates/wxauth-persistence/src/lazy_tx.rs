@@ -69,9 +69,7 @@ impl LazyTx {
 pub(crate) fn sqlx_err(e: sqlx::Error) -> RepoError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict("unique key"),
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            RepoError::Unavailable(e.to_string())
-        }
+        _ if crate::convert::connection_lost(&e) => RepoError::Unavailable(e.to_string()),
         _ => RepoError::Other(e.to_string()),
     }
 }
