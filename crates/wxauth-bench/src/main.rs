@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use hdrhistogram::Histogram;
-use wxauth_sim::{NewUser, SimApp, SimConfig, SimHandle, Simulator};
+use wxauth_sim::{NewUser, SimApp, SimConfig, SimHandle, SimState, Simulator};
 
 use crate::http1::{Connection, get_bearer, post_json};
 
@@ -224,6 +224,32 @@ fn login_body(code: &str) -> String {
     format!("{{\"code\":\"{code}\"}}")
 }
 
+/// Creates `count` fake WeChat users (`<prefix><n>`) in the simulator and returns one login
+/// request each: their first, which registers them.
+fn first_logins(
+    state: &SimState,
+    host: &str,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    (0..count)
+        .map(|i| {
+            let openid = format!("{prefix}{i:08}");
+            state
+                .create_user(NewUser::new(APPID).openid(&openid))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let code = state
+                .login_code(APPID, &openid)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(post_json(
+                host,
+                "/api/v1/miniprogram/login",
+                &login_body(&code),
+            ))
+        })
+        .collect()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -290,40 +316,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // New users: each login creates an account.
-    let mut requests = Vec::with_capacity(args.new_users);
-    for i in 0..args.new_users {
-        let openid = format!("oBENCHNEW{i:08}");
-        state
-            .create_user(NewUser::new(APPID).openid(&openid))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let code = state
-            .login_code(APPID, &openid)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        requests.push(post_json(
-            &host,
-            "/api/v1/miniprogram/login",
-            &login_body(&code),
-        ));
-    }
+    let requests = first_logins(&state, &host, "oBENCHNEW", args.new_users)?;
     runs.push(load(&host, "new-user logins", requests, args.connections).await?);
 
     // Returning users: sign each in once (not measured), then cycle through them.
     let users = args.returning_users.max(1);
-    let mut warmup = Vec::with_capacity(users);
-    for i in 0..users {
-        let openid = format!("oBENCHRET{i:08}");
-        state
-            .create_user(NewUser::new(APPID).openid(&openid))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let code = state
-            .login_code(APPID, &openid)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        warmup.push(post_json(
-            &host,
-            "/api/v1/miniprogram/login",
-            &login_body(&code),
-        ));
-    }
+    let warmup = first_logins(&state, &host, "oBENCHRET", users)?;
     let mut tokens = Vec::new();
     {
         let mut conn = Connection::open(&host).await?;

@@ -135,37 +135,39 @@ impl Database {
                     .parse::<PgConnectOptions>()
                     .map_err(conn_err)?
                     .disable_statement_logging();
-                let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(
-                    pool_options::<sqlx::Postgres>(config, max, config.min_connections)
-                        .connect_with(options)
-                        .await
-                        .map_err(conn_err)?,
-                );
-                Ok(Self {
-                    write: conn.clone(),
-                    read: conn,
-                    write_queue: None,
+                let pool = pool_options::<sqlx::Postgres>(config, max, config.min_connections)
+                    .connect_with(options)
+                    .await
+                    .map_err(conn_err)?;
+                Ok(Self::one_pool(
+                    SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
                     kind,
-                })
+                ))
             }
             DatabaseKind::MySql => {
                 let options = url
                     .parse::<MySqlConnectOptions>()
                     .map_err(conn_err)?
                     .disable_statement_logging();
-                let conn = SqlxMySqlConnector::from_sqlx_mysql_pool(
-                    pool_options::<sqlx::MySql>(config, max, config.min_connections)
-                        .connect_with(options)
-                        .await
-                        .map_err(conn_err)?,
-                );
-                Ok(Self {
-                    write: conn.clone(),
-                    read: conn,
-                    write_queue: None,
+                let pool = pool_options::<sqlx::MySql>(config, max, config.min_connections)
+                    .connect_with(options)
+                    .await
+                    .map_err(conn_err)?;
+                Ok(Self::one_pool(
+                    SqlxMySqlConnector::from_sqlx_mysql_pool(pool),
                     kind,
-                })
+                ))
             }
+        }
+    }
+
+    /// PostgreSQL and MySQL: one pool serves transactions and reads alike.
+    fn one_pool(conn: DatabaseConnection, kind: DatabaseKind) -> Self {
+        Self {
+            write: conn.clone(),
+            read: conn,
+            write_queue: None,
+            kind,
         }
     }
 

@@ -2,7 +2,8 @@ use serde_json::json;
 use wxauth_sim::NewUser;
 use wxauth_testkit::{Apps, TestApp, each_backend, expect_error};
 
-async fn admin(
+/// A request to the admin API with an admin key.
+pub(crate) async fn admin(
     app: &TestApp,
     key: &str,
     method: reqwest::Method,

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use wxauth_sim::{NewUser, OAuthConsent};
 use wxauth_testkit::{Apps, Backend, TestApp, TestOptions};
 
+use crate::admin::admin;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The longest any one step may take: starting the browser, loading a page, signing in.
@@ -316,23 +318,6 @@ async fn text(browser: &Client, id: &str) -> String {
         browser.find(Locator::Id(id)).await?.text().await
     })
     .await
-}
-
-async fn admin(
-    app: &TestApp,
-    key: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .header("x-admin-key", key);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
 }
 
 /// Lets the `oa` app's OAuth come back to this server's demo page. The testkit allows only
