@@ -13,6 +13,7 @@ mod m20261123_000001_accounts;
 mod m20261123_000002_miniprogram;
 mod m20261123_000003_official;
 mod m20261123_000004_admin;
+mod m20261202_000005_identities_per_app;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_miniprogram::Migration),
             Box::new(m20261123_000003_official::Migration),
             Box::new(m20261123_000004_admin::Migration),
+            Box::new(m20261202_000005_identities_per_app::Migration),
         ]
     }
 }

@@ -1,15 +1,17 @@
 //! The signed-in user's own account: profile, phone number, and which WeChat identities
 //! sign it in (bind-code registration, binding and unbinding).
 
-use wxauth_domain::{AppKey, AppKind, AvatarUrl, Nickname, OpenId, Timestamp, UnionId, User};
+use wxauth_domain::{
+    App, AppKey, AppKind, AvatarUrl, IdentityId, Nickname, OpenId, Timestamp, UnionId, User,
+};
 
-use crate::audit::{AuditEvent, kind, reason_of};
+use crate::audit::{AuditEvent, kind};
 use crate::error::{BindCodeProblem, CoreError, CoreResult, RepoError};
 use crate::ports::{
-    AccessClaims, BindCodeRecord, IdentityRecord, ProfileChange, StoreTx, UserRef, finish,
+    AccessClaims, BindCodeRecord, IdentityRecord, LimitClass, ProfileChange, Transaction, UserRef,
 };
 use crate::secrets::token_hash;
-use crate::service::{RequestContext, Wxauth};
+use crate::service::{RequestContext, Wxauth, finish};
 use crate::sessions::{LoginOutcome, SignedIn};
 use crate::signin::{Unknown, WechatSignIn};
 
@@ -23,6 +25,7 @@ pub struct Account {
 /// One WeChat identity as shown to its owner and to admins. Never the session key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityView {
+    pub id: IdentityId,
     pub app: AppKey,
     pub app_kind: AppKind,
     pub openid: OpenId,
@@ -76,6 +79,7 @@ impl Wxauth {
         for r in records {
             let app = self.apps.by_id(r.app_id).await?;
             identities.push(IdentityView {
+                id: r.id,
                 app: app.key.clone(),
                 app_kind: app.kind,
                 openid: r.openid,
@@ -123,7 +127,7 @@ impl Wxauth {
     ) -> CoreResult<User> {
         let user = self.current_user(claims).await?;
         let requested = app.or(claims.app.as_ref().map(|a| a.as_str()));
-        let verified = self.mini_program_phone(requested, code).await?;
+        let verified = self.mini_program_phone(ctx, requested, code).await?;
         let mut tx = self.store.begin().await?;
         let result = async {
             if let Some(owner) = tx.user_by_phone(&verified.phone).await?
@@ -146,7 +150,7 @@ impl Wxauth {
         .await;
         let result = finish(tx, result).await;
         if let Err(e) = &result {
-            let event = AuditEvent::failed(kind::PHONE, reason_of(e)).user(user.public_id);
+            let event = AuditEvent::failed(kind::PHONE, e).user(user.public_id);
             self.audit_alone(ctx, event).await;
         }
         result
@@ -159,10 +163,11 @@ impl Wxauth {
         bind_code: &str,
         nickname: Option<Nickname>,
     ) -> CoreResult<SignedIn> {
+        self.admit(ctx, LimitClass::Login, None).await?;
         let record = match self.redeem_bind_code(bind_code).await {
             Ok(r) => r,
             Err(e) => {
-                self.audit_alone(ctx, AuditEvent::failed(kind::REGISTER, reason_of(&e)))
+                self.audit_alone(ctx, AuditEvent::failed(kind::REGISTER, &e))
                     .await;
                 return Err(e);
             }
@@ -194,10 +199,10 @@ impl Wxauth {
         proof: BindProof<'_>,
     ) -> CoreResult<Account> {
         let user = self.current_user(claims).await?;
-        let result = self.bind_inner(&user, proof).await;
+        let result = self.bind_inner(ctx, &user, proof).await;
         let event = match &result {
             Ok(app) => AuditEvent::ok(kind::BIND).app(app).user(user.public_id),
-            Err(e) => AuditEvent::failed(kind::BIND, reason_of(e)).user(user.public_id),
+            Err(e) => AuditEvent::failed(kind::BIND, e).user(user.public_id),
         };
         self.audit_alone(ctx, event).await;
         result?;
@@ -206,11 +211,13 @@ impl Wxauth {
 
     async fn bind_inner(
         &self,
+        ctx: &RequestContext,
         user: &User,
         proof: BindProof<'_>,
     ) -> CoreResult<wxauth_domain::AppKey> {
         let (app, who) = match proof {
             BindProof::BindCode(code) => {
+                self.admit(ctx, LimitClass::Login, None).await?;
                 let record = self.redeem_bind_code(code).await?;
                 let app = self.apps.by_id(record.app_id).await?;
                 let who = WechatSignIn {
@@ -225,6 +232,7 @@ impl Wxauth {
             }
             BindProof::LoginCode { app, code } => {
                 let app = self.mini_program_app(app).await?;
+                self.admit(ctx, LimitClass::Login, Some(&app.key)).await?;
                 let session = self.wechat.code_to_session(&app, code).await?;
                 let who = WechatSignIn {
                     openid: session.openid,
@@ -245,14 +253,7 @@ impl Wxauth {
                 }
                 return Err(CoreError::WechatAlreadyBound);
             }
-            if tx
-                .identities_of(user.id)
-                .await?
-                .iter()
-                .any(|i| i.app_id == app.id)
-            {
-                return Err(CoreError::AppAlreadyBound(app.key.to_string()));
-            }
+            // Another WeChat user of the same app is welcome: one person, two WeChat accounts.
             match self
                 .insert_identity(tx.as_mut(), UserRef::Id(user.id), &app, &who)
                 .await
@@ -273,7 +274,8 @@ impl Wxauth {
         Ok(app.key.clone())
     }
 
-    /// Removes the caller's identity in one app, unless it is their last way to sign in.
+    /// Removes the caller's identity in one app, unless it is their last way to sign in. When
+    /// the account has several identities in the app, the caller must name one by its id.
     pub async fn unbind_wechat(
         &self,
         ctx: &RequestContext,
@@ -284,38 +286,82 @@ impl Wxauth {
         let app = self.apps.get(app_key).await?;
         let result = async {
             let mut tx = self.store.begin().await?;
-            let result = self.unbind_in(tx.as_mut(), &user, app.id).await;
+            let result = async {
+                let identities = tx.identities_of(user.id).await?;
+                let target = only_identity_in(&identities, &app)?;
+                self.unbind_in(tx.as_mut(), &user, &identities, target)
+                    .await
+            }
+            .await;
             finish(tx, result).await
         }
         .await;
-        let event = match &result {
-            Ok(()) => AuditEvent::ok(kind::UNBIND)
-                .app(&app.key)
-                .user(user.public_id),
-            Err(e) => AuditEvent::failed(kind::UNBIND, reason_of(e))
-                .app(&app.key)
-                .user(user.public_id),
-        };
-        self.audit_alone(ctx, event).await;
+        self.audit_unbind(ctx, &user, Some(&app), &result).await;
         result?;
         self.me(claims).await
     }
 
-    pub(crate) async fn unbind_in(
+    /// Removes one of the caller's identities by its id, unless it is their last way to sign in.
+    pub async fn unbind_identity(
         &self,
-        tx: &mut dyn StoreTx,
-        user: &User,
-        app_id: i64,
-    ) -> CoreResult<()> {
-        let identities = tx.identities_of(user.id).await?;
-        if !identities.iter().any(|i| i.app_id == app_id) {
-            return Err(CoreError::NotFound("WeChat identity"));
+        ctx: &RequestContext,
+        claims: &AccessClaims,
+        identity: IdentityId,
+    ) -> CoreResult<Account> {
+        let user = self.current_user(claims).await?;
+        let mut app = None;
+        let result = async {
+            let mut tx = self.store.begin().await?;
+            let result = async {
+                let identities = tx.identities_of(user.id).await?;
+                let target = identities
+                    .iter()
+                    .find(|i| i.id == identity)
+                    .ok_or(CoreError::NotFound("WeChat identity"))?;
+                app = self.apps.by_id(target.app_id).await.ok();
+                self.unbind_in(tx.as_mut(), &user, &identities, target.id)
+                    .await
+            }
+            .await;
+            finish(tx, result).await
         }
+        .await;
+        self.audit_unbind(ctx, &user, app.as_deref(), &result).await;
+        result?;
+        self.me(claims).await
+    }
+
+    async fn audit_unbind(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        app: Option<&App>,
+        result: &CoreResult<()>,
+    ) {
+        let event = match result {
+            Ok(()) => AuditEvent::ok(kind::UNBIND),
+            Err(e) => AuditEvent::failed(kind::UNBIND, e),
+        };
+        let event = event.app_opt(app.map(|a| &a.key)).user(user.public_id);
+        self.audit_alone(ctx, event).await;
+    }
+
+    /// Deletes `target`, one of `identities` (all of the user's), unless nothing would be left
+    /// to sign in with.
+    async fn unbind_in(
+        &self,
+        tx: &mut dyn Transaction,
+        user: &User,
+        identities: &[IdentityRecord],
+        target: IdentityId,
+    ) -> CoreResult<()> {
         // A phone-keyed Mini Program login can still find an account that has a phone number.
         if identities.len() == 1 && user.phone.is_none() {
             return Err(CoreError::LastSignInMethod);
         }
-        tx.delete_identity(user.id, app_id).await?;
+        if !tx.delete_identity(target).await? {
+            return Err(CoreError::NotFound("WeChat identity"));
+        }
         Ok(())
     }
 
@@ -342,5 +388,22 @@ impl Wxauth {
         }
         .await;
         finish(tx, result).await
+    }
+}
+
+/// The user's one identity in `app`; refused when there is none, or several to choose from.
+pub(crate) fn only_identity_in(identities: &[IdentityRecord], app: &App) -> CoreResult<IdentityId> {
+    let mut in_app = identities.iter().filter(|i| i.app_id == app.id);
+    match (in_app.next(), in_app.next()) {
+        (None, _) => Err(CoreError::NotFound("WeChat identity")),
+        (Some(only), None) => Ok(only.id),
+        (Some(_), Some(_)) => Err(CoreError::IdentityAmbiguous {
+            app: app.key.clone(),
+            choices: identities
+                .iter()
+                .filter(|i| i.app_id == app.id)
+                .map(|i| i.id)
+                .collect(),
+        }),
     }
 }

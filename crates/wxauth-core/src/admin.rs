@@ -3,14 +3,29 @@
 //! Admin callers authenticate with admin API keys, never with users' access tokens. Keys look
 //! like `wxa_<id>_<secret>`; only a hash of the secret is stored.
 
-use wxauth_domain::{AppKey, PublicUserId, User, UserStatus};
+use wxauth_domain::{AppKey, IdentityId, PhoneNumber, PublicUserId, User, UserStatus};
 
-use crate::account::Account;
+use crate::account::{Account, only_identity_in};
+use crate::apps::{AppDraft, AppSource, AppSpec};
 use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AdminKeyRecord, AppDraft, AuditEntry, AuditQuery, UserQuery, finish};
+use crate::ports::{AdminKeyRecord, AuditEntry, AuditQuery, UserQuery};
 use crate::secrets::{random_alphanumeric, random_token, token_hash};
-use crate::service::{RequestContext, Wxauth};
+use crate::service::{RequestContext, Wxauth, finish};
+
+/// An admin's user search, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct UserSearch {
+    /// A public id, openid, unionid, phone number (as people type them) or part of a nickname.
+    pub text: Option<String>,
+    pub status: Option<UserStatus>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// Searches for phone numbers assume this country when the number has no `+`: wxauth's users
+/// sign in with WeChat, mostly from mainland China.
+const SEARCH_DEFAULT_COUNTRY_CODE: &str = "86";
 
 pub const MAX_PAGE: u64 = 200;
 
@@ -23,7 +38,40 @@ pub struct CreatedAdminKey {
 }
 
 impl Wxauth {
-    pub async fn admin_upsert_app(
+    /// Creates an app; refused when the key exists.
+    pub async fn admin_create_app(
+        &self,
+        ctx: &RequestContext,
+        spec: AppSpec,
+    ) -> CoreResult<wxauth_domain::App> {
+        self.apps.invalidate();
+        let key = AppKey::parse(spec.key.as_str()).map_err(|e| e.renamed("key"))?;
+        if self.apps.get(key.as_str()).await.is_ok() {
+            return Err(CoreError::AppExists(key));
+        }
+        let draft = AppDraft::parse(spec, None, AppSource::Admin)?;
+        self.save_app(ctx, &draft).await
+    }
+
+    /// Creates or replaces the app `key`; secrets the spec leaves out keep their values.
+    pub async fn admin_replace_app(
+        &self,
+        ctx: &RequestContext,
+        key: &str,
+        mut spec: AppSpec,
+    ) -> CoreResult<wxauth_domain::App> {
+        let key = AppKey::parse(key).map_err(|e| e.renamed("key"))?;
+        if !spec.key.is_empty() && spec.key != key.as_str() {
+            return Err(CoreError::validation("key", "must match the path"));
+        }
+        spec.key = key.to_string();
+        self.apps.invalidate();
+        let existing = self.apps.get(key.as_str()).await.ok();
+        let draft = AppDraft::parse(spec, existing.as_deref(), AppSource::Admin)?;
+        self.save_app(ctx, &draft).await
+    }
+
+    async fn save_app(
         &self,
         ctx: &RequestContext,
         draft: &AppDraft,
@@ -56,10 +104,18 @@ impl Wxauth {
         Ok(())
     }
 
-    pub async fn admin_list_users(&self, query: &UserQuery) -> CoreResult<(Vec<User>, u64)> {
+    pub async fn admin_list_users(&self, search: &UserSearch) -> CoreResult<(Vec<User>, u64)> {
+        let text = search
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let query = UserQuery {
-            limit: query.limit.clamp(1, MAX_PAGE),
-            ..query.clone()
+            text: text.map(str::to_owned),
+            phone: text.and_then(|t| PhoneNumber::parse_typed(t, SEARCH_DEFAULT_COUNTRY_CODE).ok()),
+            status: search.status,
+            offset: search.offset,
+            limit: search.limit.clamp(1, MAX_PAGE),
         };
         Ok(self.store.read().list_users(&query).await?)
     }
@@ -106,7 +162,8 @@ impl Wxauth {
         self.admin_user(id).await
     }
 
-    /// Removes one identity. Unlike the user's own unbind, an admin may remove the last one.
+    /// Removes a user's one identity in an app (refused when they have several there: name one
+    /// by its id). Unlike the user's own unbind, an admin may remove the last one.
     pub async fn admin_unbind(
         &self,
         ctx: &RequestContext,
@@ -114,16 +171,52 @@ impl Wxauth {
         app: &str,
     ) -> CoreResult<Account> {
         let app = self.apps.get(app).await?;
+        self.admin_unbind_where(ctx, id, |identities| only_identity_in(identities, &app))
+            .await
+    }
+
+    /// Removes one identity of a user by its id.
+    pub async fn admin_unbind_identity(
+        &self,
+        ctx: &RequestContext,
+        id: &PublicUserId,
+        identity: IdentityId,
+    ) -> CoreResult<Account> {
+        self.admin_unbind_where(ctx, id, |identities| {
+            identities
+                .iter()
+                .find(|i| i.id == identity)
+                .map(|i| i.id)
+                .ok_or(CoreError::NotFound("WeChat identity"))
+        })
+        .await
+    }
+
+    async fn admin_unbind_where(
+        &self,
+        ctx: &RequestContext,
+        id: &PublicUserId,
+        pick: impl FnOnce(&[crate::ports::IdentityRecord]) -> CoreResult<IdentityId>,
+    ) -> CoreResult<Account> {
         let mut tx = self.store.begin().await?;
         let result = async {
             let user = tx
                 .user_by_public_id(id)
                 .await?
                 .ok_or(CoreError::NotFound("user"))?;
-            if !tx.delete_identity(user.id, app.id).await? {
+            let identities = tx.identities_of(user.id).await?;
+            let target = pick(&identities)?;
+            let app_id = identities.iter().find(|i| i.id == target).map(|i| i.app_id);
+            if !tx.delete_identity(target).await? {
                 return Err(CoreError::NotFound("WeChat identity"));
             }
-            let event = AuditEvent::ok(kind::ADMIN_UNBIND).app(&app.key).user(*id);
+            let app = match app_id {
+                Some(app_id) => self.apps.by_id(app_id).await.ok(),
+                None => None,
+            };
+            let event = AuditEvent::ok(kind::ADMIN_UNBIND)
+                .app_opt(app.as_ref().map(|a| &a.key))
+                .user(*id);
             tx.append_audit(&event.into_entry(ctx, self.now())).await?;
             Ok(())
         }

@@ -1,17 +1,151 @@
-//! The app directory: every use case starts by resolving the app a request names.
+//! Apps: their definitions, validated once whoever writes them (configuration or the admin API),
+//! and the directory every use case resolves the app of a request in.
 //!
-//! Apps are read on every login, so they are cached in memory for a short time. Changes made
-//! through this instance's admin API invalidate the cache at once; other instances see them
-//! within `app_cache_ttl`.
+//! Apps are read on every login, so the directory caches them in memory for a short time.
+//! Changes made through this instance's admin API invalidate the cache at once; other instances
+//! see them within `app_cache_ttl`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
-use wxauth_domain::{App, AppKey, AppKind, Timestamp};
+use wxauth_domain::secret::placeholder_reason;
+use wxauth_domain::{
+    App, AppEndpoints, AppId, AppKey, AppKind, AppName, BaseUrl, EncodingAesKey, RedirectAllowList,
+    RegistrationPolicy, Timestamp, ValidationError, WechatAppId,
+};
 
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AppDraft, Clock, Store, finish};
+use crate::ports::{Clock, Store};
+use crate::service::finish;
+
+/// Who owns an app's definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppSource {
+    /// Declared in configuration: written again at every start.
+    Config,
+    /// Created through the admin API.
+    Admin,
+}
+
+impl AppSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// An app definition as an edge received it, not yet validated. Field errors are reported
+/// under the admin API's (camelCase) names; configuration renames them to its settings.
+#[derive(Debug, Clone, Default)]
+pub struct AppSpec {
+    pub key: String,
+    pub kind: String,
+    /// Defaults to the key.
+    pub name: Option<String>,
+    pub appid: String,
+    /// `None` keeps the secret of the app being replaced (and is refused for a new app).
+    pub secret: Option<SecretString>,
+    /// `open` when absent.
+    pub registration: Option<String>,
+    pub redirect_allow_list: Vec<String>,
+    /// `None` keeps the stored value of the app being replaced.
+    pub event_token: Option<SecretString>,
+    /// `None` keeps the stored value of the app being replaced.
+    pub encoding_aes_key: Option<SecretString>,
+    pub api_base_url: Option<String>,
+    pub open_base_url: Option<String>,
+    pub mp_base_url: Option<String>,
+    /// `true` when absent.
+    pub enabled: Option<bool>,
+}
+
+/// A validated app definition, ready for the store. Secrets are plaintext here; the store
+/// encrypts them at rest.
+#[derive(Debug, Clone)]
+pub struct AppDraft {
+    pub key: AppKey,
+    pub kind: AppKind,
+    pub name: AppName,
+    pub appid: WechatAppId,
+    pub secret: SecretString,
+    pub registration: RegistrationPolicy,
+    pub redirect_allow_list: RedirectAllowList,
+    pub event_token: Option<SecretString>,
+    pub encoding_aes_key: Option<EncodingAesKey>,
+    pub endpoints: AppEndpoints,
+    pub enabled: bool,
+    pub source: AppSource,
+}
+
+impl AppDraft {
+    /// Every rule an app definition must meet, in one place. `existing` is the app a
+    /// replacement replaces: its secrets stay where the spec leaves them out.
+    pub fn parse(
+        spec: AppSpec,
+        existing: Option<&App>,
+        source: AppSource,
+    ) -> Result<AppDraft, ValidationError> {
+        let key = AppKey::parse(spec.key).map_err(|e| e.renamed("key"))?;
+        let kind: AppKind = spec.kind.parse()?;
+        let name = AppName::parse(spec.name.as_deref().unwrap_or(key.as_str()))?;
+        let appid = WechatAppId::parse(spec.appid).map_err(|e| e.renamed("appid"))?;
+        let secret = match (spec.secret, existing) {
+            (Some(secret), _) => {
+                check_secret("secret", &secret)?;
+                secret
+            }
+            (None, Some(app)) => app.secret.clone(),
+            (None, None) => return Err(ValidationError::new("secret", "is required")),
+        };
+        let registration = match spec.registration.as_deref() {
+            Some(policy) => policy.parse()?,
+            None => RegistrationPolicy::Open,
+        };
+        let redirect_allow_list = RedirectAllowList::parse_all(&spec.redirect_allow_list)?;
+        let event_token = match spec.event_token {
+            Some(token) => {
+                check_secret("eventToken", &token)?;
+                Some(token)
+            }
+            None => existing.and_then(|a| a.event_token.clone()),
+        };
+        let encoding_aes_key = match spec.encoding_aes_key {
+            Some(key) => Some(EncodingAesKey::parse(key.expose_secret())?),
+            None => existing.and_then(|a| a.encoding_aes_key.clone()),
+        };
+        let base = |field, url: Option<String>| url.map(|u| BaseUrl::parse(field, &u)).transpose();
+        let endpoints = AppEndpoints {
+            api_base_url: base("apiBaseUrl", spec.api_base_url)?,
+            open_base_url: base("openBaseUrl", spec.open_base_url)?,
+            mp_base_url: base("mpBaseUrl", spec.mp_base_url)?,
+        };
+        Ok(AppDraft {
+            key,
+            kind,
+            name,
+            appid,
+            secret,
+            registration,
+            redirect_allow_list,
+            event_token,
+            encoding_aes_key,
+            endpoints,
+            enabled: spec.enabled.unwrap_or(true),
+            source,
+        })
+    }
+}
+
+fn check_secret(field: &'static str, secret: &SecretString) -> Result<(), ValidationError> {
+    match placeholder_reason(secret.expose_secret()) {
+        Some(reason) => Err(ValidationError::new(field, reason)),
+        None => Ok(()),
+    }
+}
 
 struct Cached {
     apps: HashMap<AppKey, Arc<App>>,
@@ -78,7 +212,7 @@ impl AppDirectory {
             .ok_or_else(|| CoreError::AppNotFound(key.to_string()))
     }
 
-    pub async fn by_id(&self, id: i64) -> CoreResult<Arc<App>> {
+    pub async fn by_id(&self, id: AppId) -> CoreResult<Arc<App>> {
         let find = |apps: &HashMap<AppKey, Arc<App>>| apps.values().find(|a| a.id == id).cloned();
         if let Some(found) = self.cached(find) {
             return found.ok_or(CoreError::NotFound("app"));

@@ -47,14 +47,20 @@ impl<'a> AuditEvent<'a> {
         }
     }
 
-    pub fn failed(kind: &'static str, reason: impl Into<String>) -> Self {
+    /// A failure, recorded under its error code: the name the client saw.
+    pub fn failed(kind: &'static str, error: &crate::CoreError) -> Self {
         Self {
             kind,
             success: false,
-            reason: Some(reason.into()),
+            reason: Some(error.code().as_str().to_owned()),
             app: None,
             user: None,
         }
+    }
+
+    pub fn user_opt(mut self, user: Option<PublicUserId>) -> Self {
+        self.user = user;
+        self
     }
 
     pub fn app(mut self, app: &'a AppKey) -> Self {
@@ -86,40 +92,8 @@ impl<'a> AuditEvent<'a> {
             app_key: self.app.map(|a| a.as_str().to_owned()),
             user: self.user,
             actor: ctx.actor.clone(),
-            ip: ctx.ip.clone(),
+            ip: ctx.ip.map(|ip| ip.to_string()),
             request_id: ctx.request_id.clone(),
-        }
-    }
-}
-
-/// A short machine reason for a failed use case, for the audit log.
-pub fn reason_of(e: &crate::CoreError) -> String {
-    use crate::{CoreError as E, UpstreamError as U};
-    match e {
-        E::Upstream(U::InvalidCode) => "invalid_code".into(),
-        E::Upstream(U::CodeUsed) => "code_used".into(),
-        E::Upstream(U::RateLimited) => "wechat_rate_limited".into(),
-        E::Upstream(U::RiskBlocked) => "wechat_risk_blocked".into(),
-        E::Upstream(U::Rejected { errcode, .. }) => format!("wechat_errcode_{errcode}"),
-        E::Upstream(U::Unavailable(_)) => "wechat_unavailable".into(),
-        E::Upstream(U::Timeout) => "wechat_timeout".into(),
-        E::RegistrationClosed => "registration_closed".into(),
-        E::UserBlocked => "user_blocked".into(),
-        E::BindCode(p) => format!("bind_code_{p:?}").to_lowercase(),
-        E::InvalidRefreshToken => "invalid_refresh_token".into(),
-        E::RefreshTokenReused => "refresh_token_reused".into(),
-        E::WechatAlreadyBound => "wechat_already_bound".into(),
-        E::AppAlreadyBound(_) => "app_already_bound".into(),
-        E::PhoneTaken => "phone_taken".into(),
-        E::SnapshotUser => "snapshot_user".into(),
-        E::InvalidState => "invalid_state".into(),
-        E::Storage(_) => "storage_error".into(),
-        other => {
-            let s = format!("{other:?}");
-            s.split(['(', ' ', '{'])
-                .next()
-                .unwrap_or("error")
-                .to_lowercase()
         }
     }
 }

@@ -19,11 +19,14 @@ pub mod service;
 pub mod sessions;
 mod signin;
 
-#[cfg(test)]
-mod fakes;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use error::{BindCodeProblem, CoreError, CoreResult, RepoError, UpstreamError};
-pub use service::{RequestContext, Settings, Wxauth};
+pub use apps::{AppDraft, AppSource, AppSpec};
+pub use error::{
+    BindCodeProblem, Cause, CoreError, CoreResult, ErrorCode, RepoError, UpstreamError,
+};
+pub use service::{Ports, RequestContext, Settings, Wxauth};
 pub use sessions::{LoginOutcome, RefreshToken, SignedIn, TokenPair};

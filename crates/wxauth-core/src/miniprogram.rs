@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use wxauth_domain::{App, AppKind, OpenId, UnionId};
 
-use crate::audit::{AuditEvent, kind, reason_of};
+use crate::audit::kind;
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AccessClaims, VerifiedPhone, finish};
-use crate::service::{RequestContext, Wxauth};
+use crate::ports::{AccessClaims, LimitClass, UserDataError, VerifiedPhone};
+use crate::service::{RequestContext, Wxauth, finish};
 use crate::sessions::LoginOutcome;
 use crate::signin::{Unknown, WechatSignIn};
 
@@ -37,58 +37,86 @@ impl Wxauth {
         self.apps.resolve(app, &[AppKind::MiniProgram]).await
     }
 
+    /// Resolves the Mini Program a request names and admits the request against the caller's
+    /// and the app's limits for `class`. The caller's budget is spent even when the app does
+    /// not resolve.
+    async fn admitted_mini_program(
+        &self,
+        ctx: &RequestContext,
+        class: LimitClass,
+        app: Option<&str>,
+    ) -> CoreResult<Arc<App>> {
+        let app = self.mini_program_app(app).await;
+        self.admit(ctx, class, app.as_ref().ok().map(|a| &a.key))
+            .await?;
+        app
+    }
+
     /// Signs a Mini Program user in with a `wx.login` code.
     pub async fn mini_program_login(
         &self,
         ctx: &RequestContext,
         req: MiniProgramLogin<'_>,
     ) -> CoreResult<LoginOutcome> {
+        let app = match self
+            .admitted_mini_program(ctx, LimitClass::Login, req.app)
+            .await
+        {
+            Ok(app) => app,
+            Err(e @ CoreError::RateLimited { .. }) => return Err(e),
+            Err(e) => {
+                self.sign_in_failed(ctx, kind::LOGIN, None, None, &e).await;
+                return Err(e);
+            }
+        };
+        let who = match self.mini_program_user(&app, &req).await {
+            Ok(who) => who,
+            Err(e) => {
+                self.sign_in_failed(ctx, kind::LOGIN, Some(&app), None, &e)
+                    .await;
+                return Err(e);
+            }
+        };
+        self.sign_in_wechat(ctx, &app, who, Unknown::ByPolicy).await
+    }
+
+    /// The WeChat user behind a login's codes, as WeChat vouches for them.
+    async fn mini_program_user(
+        &self,
+        app: &App,
+        req: &MiniProgramLogin<'_>,
+    ) -> CoreResult<WechatSignIn> {
         check_code("code", req.code)?;
         if let Some(phone_code) = req.phone_code {
             check_code("phoneCode", phone_code)?;
         }
-        let app = self.mini_program_app(req.app).await?;
-        let result = async {
-            let session = self.wechat.code_to_session(&app, req.code).await?;
-            let phone = match req.phone_code {
-                Some(code) => Some(
-                    self.wechat
-                        .phone_number(&app, code, Some(&session.openid))
-                        .await?
-                        .phone,
-                ),
-                None => None,
-            };
-            Ok::<_, CoreError>((session, phone))
-        }
-        .await;
-        let (session, phone) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                let event = AuditEvent::failed(kind::LOGIN, reason_of(&e)).app(&app.key);
-                self.audit_alone(ctx, event).await;
-                return Err(e);
-            }
+        let session = self.wechat.code_to_session(app, req.code).await?;
+        let phone = match req.phone_code {
+            Some(code) => Some(
+                self.wechat
+                    .phone_number(app, code, Some(&session.openid))
+                    .await?
+                    .phone,
+            ),
+            None => None,
         };
-        let who = WechatSignIn {
-            openid: session.openid,
-            unionid: session.unionid,
-            session_key: Some(session.session_key),
-            phone,
-            nickname: None,
-            avatar_url: None,
-        };
-        self.sign_in_wechat(ctx, &app, who, Unknown::ByPolicy).await
+        let mut who = WechatSignIn::new(session.openid, session.unionid);
+        who.session_key = Some(session.session_key);
+        who.phone = phone;
+        Ok(who)
     }
 
     /// Resolves a `getPhoneNumber` code to the number WeChat verified.
     pub async fn mini_program_phone(
         &self,
+        ctx: &RequestContext,
         app: Option<&str>,
         code: &str,
     ) -> CoreResult<VerifiedPhone> {
+        let app = self
+            .admitted_mini_program(ctx, LimitClass::Phone, app)
+            .await?;
         check_code("code", code)?;
-        let app = self.mini_program_app(app).await?;
         Ok(self.wechat.phone_number(&app, code, None).await?)
     }
 
@@ -96,31 +124,37 @@ impl Wxauth {
     /// if the user has an account in this app its stored session key is replaced.
     pub async fn mini_program_openid(
         &self,
+        ctx: &RequestContext,
         app: Option<&str>,
         code: &str,
     ) -> CoreResult<(OpenId, Option<UnionId>)> {
+        let app = self
+            .admitted_mini_program(ctx, LimitClass::Openid, app)
+            .await?;
         check_code("code", code)?;
-        let app = self.mini_program_app(app).await?;
         let session = self.wechat.code_to_session(&app, code).await?;
-        let mut tx = self.store.begin().await?;
-        let result = async {
-            if let Some((identity, _)) = tx.identity_with_user(app.id, &session.openid).await? {
-                let new_unionid = session
-                    .unionid
-                    .as_ref()
-                    .filter(|_| identity.unionid.is_none());
-                tx.record_sign_in(
+        let known = self
+            .store
+            .read()
+            .identity_with_user(app.id, &session.openid)
+            .await?;
+        if let Some((identity, _)) = known {
+            let mut tx = self.store.begin().await?;
+            let new_unionid = session
+                .unionid
+                .as_ref()
+                .filter(|_| identity.unionid.is_none());
+            let result = tx
+                .record_sign_in(
                     identity.id,
                     Some(&session.session_key),
                     new_unionid,
                     self.now(),
                 )
-                .await?;
-            }
-            Ok(())
+                .await
+                .map_err(CoreError::from);
+            finish(tx, result).await?;
         }
-        .await;
-        finish(tx, result).await?;
         Ok((session.openid, session.unionid))
     }
 
@@ -148,6 +182,10 @@ impl Wxauth {
         let (app, session_key) = self.session_key_of(claims, app).await?;
         self.crypto
             .decrypt_user_data(&app, &session_key, encrypted_data, iv)
+            .map_err(|e| match e {
+                UserDataError::Undecryptable => CoreError::DecryptFailed,
+                UserDataError::WrongApp => CoreError::WatermarkMismatch,
+            })
     }
 
     /// Checks `signature == sha1(rawData + session_key)`.

@@ -6,11 +6,11 @@
 
 use wxauth_domain::{AppKind, AvatarUrl, Nickname};
 
-use crate::audit::{AuditEvent, kind, reason_of};
+use crate::audit::kind;
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{NewOAuthState, OAuthScope, finish};
+use crate::ports::{LimitClass, NewOAuthState, OAuthScope};
 use crate::secrets::{random_alphanumeric, token_hash};
-use crate::service::{RequestContext, Wxauth};
+use crate::service::{RequestContext, Wxauth, finish};
 use crate::sessions::LoginOutcome;
 use crate::signin::{Unknown, WechatSignIn};
 
@@ -41,8 +41,15 @@ pub struct OAuthLogin {
 const WEB_KINDS: &[AppKind] = &[AppKind::OfficialAccount, AppKind::Website];
 
 impl Wxauth {
-    pub async fn oauth_authorize(&self, req: AuthorizeRequest<'_>) -> CoreResult<Authorization> {
-        let app = self.apps.resolve(req.app, WEB_KINDS).await?;
+    pub async fn oauth_authorize(
+        &self,
+        ctx: &RequestContext,
+        req: AuthorizeRequest<'_>,
+    ) -> CoreResult<Authorization> {
+        let app = self.apps.resolve(req.app, WEB_KINDS).await;
+        self.admit(ctx, LimitClass::OAuth, app.as_ref().ok().map(|a| &a.key))
+            .await?;
+        let app = app?;
         let scope = match (app.kind, req.scope.map(str::trim).filter(|s| !s.is_empty())) {
             (AppKind::Website, None | Some("snsapi_login")) => OAuthScope::Login,
             (AppKind::Website, Some(_)) => {
@@ -111,6 +118,23 @@ impl Wxauth {
         code: &str,
         state: &str,
     ) -> CoreResult<OAuthLogin> {
+        self.admit(ctx, LimitClass::OAuth, None).await?;
+        match self.redeem_oauth_state(code, state).await {
+            Ok(record) => self.oauth_sign_in(ctx, code, record).await,
+            Err(e) => {
+                self.sign_in_failed(ctx, kind::LOGIN, None, None, &e).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Uses up the state of the authorize step. It is used up before WeChat is called: a
+    /// replayed callback must fail even if the exchange below does.
+    async fn redeem_oauth_state(
+        &self,
+        code: &str,
+        state: &str,
+    ) -> CoreResult<crate::ports::OAuthStateRecord> {
         if code.is_empty() || code.len() > 256 {
             return Err(CoreError::validation("code", "must be 1 to 256 characters"));
         }
@@ -128,16 +152,21 @@ impl Wxauth {
                 Some(r) if r.used_at.is_none() && r.expires_at > now => r,
                 _ => return Err(CoreError::InvalidState),
             };
-            // Use the state up before calling WeChat: a replayed callback must fail even if
-            // the exchange below does.
             if !tx.mark_oauth_state_used(record.id, now).await? {
                 return Err(CoreError::InvalidState);
             }
             Ok(record)
         }
         .await;
-        let record = finish(tx, result).await?;
+        finish(tx, result).await
+    }
 
+    async fn oauth_sign_in(
+        &self,
+        ctx: &RequestContext,
+        code: &str,
+        record: crate::ports::OAuthStateRecord,
+    ) -> CoreResult<OAuthLogin> {
         let app = self.apps.by_id(record.app_id).await?;
         let scope = OAuthScope::parse(&record.scope).unwrap_or(OAuthScope::Base);
         let who = async {
@@ -145,14 +174,7 @@ impl Wxauth {
             if grant.is_snapshot_user {
                 return Err(CoreError::SnapshotUser);
             }
-            let mut who = WechatSignIn {
-                openid: grant.openid.clone(),
-                unionid: grant.unionid.clone(),
-                session_key: None,
-                phone: None,
-                nickname: None,
-                avatar_url: None,
-            };
+            let mut who = WechatSignIn::new(grant.openid.clone(), grant.unionid.clone());
             if scope.grants_profile() {
                 let profile = self.wechat.oauth_profile(&app, &grant).await?;
                 // WeChat's profile fields are untrusted input like any other: keep what parses.
@@ -172,8 +194,8 @@ impl Wxauth {
         let who = match who {
             Ok(who) => who,
             Err(e) => {
-                let event = AuditEvent::failed(kind::LOGIN, reason_of(&e)).app(&app.key);
-                self.audit_alone(ctx, event).await;
+                self.sign_in_failed(ctx, kind::LOGIN, Some(&app), None, &e)
+                    .await;
                 return Err(e);
             }
         };

@@ -9,10 +9,10 @@ use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult};
 use crate::ports::{
     AccessClaims, EventError, FollowerChange, FollowerStatus, InboundEvent, InboundEventKind,
-    NewQrLogin, PushSignature, QrCode, QrCodeSpec, QrLoginStatus, QrScene, finish,
+    LimitClass, NewQrLogin, PushSignature, QrCode, QrCodeSpec, QrLoginStatus, QrScene, Transaction,
 };
 use crate::secrets::{random_alphanumeric, random_token};
-use crate::service::{RequestContext, Wxauth};
+use crate::service::{RequestContext, Wxauth, finish};
 use crate::sessions::LoginOutcome;
 use crate::signin::{Unknown, WechatSignIn};
 
@@ -125,9 +125,11 @@ impl Wxauth {
         let app = self.official_app(app).await?;
         let user = self.current_user(claims).await?;
         let identities = self.store.read().identities_of(user.id).await?;
+        // With several WeChat users of this Official Account, the one that signed in last.
         let identity = identities
             .into_iter()
-            .find(|i| i.app_id == app.id)
+            .filter(|i| i.app_id == app.id)
+            .max_by_key(|i| (i.last_login_at, i.id))
             .ok_or(CoreError::NotFound("WeChat identity in this app"))?;
         Ok(self.wechat.follower_status(&app, &identity.openid).await?)
     }
@@ -152,7 +154,7 @@ impl Wxauth {
             .map_err(event_error)?;
         let now = self.now();
         // Hashed: the key is as long as WeChat's EventKey makes it; the column is not.
-        let key = crate::secrets::token_hash(&event.dedupe_key);
+        let key = crate::secrets::token_hash(&dedupe_key(&event));
         let mut tx = self.store.begin().await?;
         let result = async {
             if !tx.remember_event(app.id, &key, now).await? {
@@ -167,7 +169,7 @@ impl Wxauth {
 
     async fn apply_event(
         &self,
-        tx: &mut dyn crate::ports::StoreTx,
+        tx: &mut dyn Transaction,
         app: &App,
         event: &InboundEvent,
     ) -> CoreResult<()> {
@@ -203,8 +205,15 @@ impl Wxauth {
     }
 
     /// Starts a scan-to-login: a temporary QR code whose scan signs the scanner in.
-    pub async fn start_qr_login(&self, app: Option<&str>) -> CoreResult<QrLoginStart> {
-        let app = self.official_app(app).await?;
+    pub async fn start_qr_login(
+        &self,
+        ctx: &RequestContext,
+        app: Option<&str>,
+    ) -> CoreResult<QrLoginStart> {
+        let app = self.official_app(app).await;
+        self.admit(ctx, LimitClass::OAuth, app.as_ref().ok().map(|a| &a.key))
+            .await?;
+        let app = app?;
         let scene = format!("{QR_LOGIN_SCENE_PREFIX}{}", random_alphanumeric(24));
         let ttl = self.settings.qr_login_ttl;
         let spec = QrCodeSpec {
@@ -242,6 +251,7 @@ impl Wxauth {
         ctx: &RequestContext,
         login_id: &str,
     ) -> CoreResult<QrLoginState> {
+        self.admit(ctx, LimitClass::Poll, None).await?;
         if !login_id.starts_with("ql_") || login_id.len() > 64 {
             return Err(CoreError::NotFound("QR login"));
         }
@@ -285,14 +295,7 @@ impl Wxauth {
                 None
             }
         };
-        let who = WechatSignIn {
-            openid,
-            unionid,
-            session_key: None,
-            phone: None,
-            nickname: None,
-            avatar_url: None,
-        };
+        let who = WechatSignIn::new(openid, unionid);
         Ok(
             match self
                 .sign_in_wechat(ctx, &app, who, Unknown::ByPolicy)
@@ -308,6 +311,26 @@ impl Wxauth {
                 },
             },
         )
+    }
+}
+
+/// What makes two pushes the same push, so that WeChat's retries (it resends a push it got no
+/// answer for within 5 s, three times) are applied once.
+///
+/// Messages carry a `MsgId`, which is the key. Events do not; WeChat's advice is
+/// `FromUserName + CreateTime`, but that merges two different events one user triggers within a
+/// second (a follow, then a scan), so the event name and key are part of it too: a retry
+/// repeats all four.
+pub(crate) fn dedupe_key(event: &InboundEvent) -> String {
+    match event.msg_id {
+        Some(msg_id) => format!("msg:{msg_id}"),
+        None => format!(
+            "event:{}:{}:{}:{}",
+            event.openid,
+            event.create_time,
+            event.kind.name(),
+            event.event_key.as_deref().unwrap_or_default()
+        ),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The entry point: one [`Wxauth`] holds the ports and settings; each use case is a method on it,
-//! defined in the module of its feature.
+//! defined in the module of its feature. The helpers every use case shares live here too: the
+//! unit of work, admission against the rate limits, and failure audit.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use time::Duration;
@@ -8,7 +10,11 @@ use wxauth_domain::{AppKey, Timestamp};
 
 use crate::apps::AppDirectory;
 use crate::audit::AuditEvent;
-use crate::ports::{AccessTokenSigner, Clock, Store, WechatApi, WechatCrypto};
+use crate::error::{CoreError, CoreResult};
+use crate::ports::{
+    AccessTokenSigner, Clock, LimitClass, LimitKey, RateLimiter, Store, Telemetry, Transaction,
+    WechatApi, WechatCrypto,
+};
 
 /// Lifetimes and defaults of the use cases.
 #[derive(Debug, Clone)]
@@ -39,13 +45,24 @@ impl Default for Settings {
     }
 }
 
-/// Who is asking: carried into the audit log.
+/// Who is asking: carried into the audit log and the rate limits.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
     pub request_id: Option<String>,
     /// The admin API key id, for admin actions.
     pub actor: Option<String>,
+}
+
+/// The adapters the use cases run on.
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub wechat: Arc<dyn WechatApi>,
+    pub crypto: Arc<dyn WechatCrypto>,
+    pub signer: Arc<dyn AccessTokenSigner>,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub telemetry: Arc<dyn Telemetry>,
 }
 
 pub struct Wxauth {
@@ -54,31 +71,28 @@ pub struct Wxauth {
     pub(crate) crypto: Arc<dyn WechatCrypto>,
     pub(crate) signer: Arc<dyn AccessTokenSigner>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) telemetry: Arc<dyn Telemetry>,
     pub(crate) apps: AppDirectory,
     pub(crate) settings: Settings,
 }
 
 impl Wxauth {
-    pub fn new(
-        store: Arc<dyn Store>,
-        wechat: Arc<dyn WechatApi>,
-        crypto: Arc<dyn WechatCrypto>,
-        signer: Arc<dyn AccessTokenSigner>,
-        clock: Arc<dyn Clock>,
-        settings: Settings,
-    ) -> Self {
+    pub fn new(ports: Ports, settings: Settings) -> Self {
         let apps = AppDirectory::new(
-            store.clone(),
-            clock.clone(),
+            ports.store.clone(),
+            ports.clock.clone(),
             settings.app_cache_ttl,
             settings.default_app.clone(),
         );
         Self {
-            store,
-            wechat,
-            crypto,
-            signer,
-            clock,
+            store: ports.store,
+            wechat: ports.wechat,
+            crypto: ports.crypto,
+            signer: ports.signer,
+            clock: ports.clock,
+            limiter: ports.limiter,
+            telemetry: ports.telemetry,
             apps,
             settings,
         }
@@ -105,6 +119,29 @@ impl Wxauth {
         self.store.ping().await.is_ok()
     }
 
+    /// Counts a request of `class` against the caller's budget and, once the app is known,
+    /// the app's. Every use case that reaches WeChat or hands out tokens starts here.
+    pub(crate) async fn admit(
+        &self,
+        ctx: &RequestContext,
+        class: LimitClass,
+        app: Option<&AppKey>,
+    ) -> CoreResult<()> {
+        let keys = ctx
+            .ip
+            .map(LimitKey::Ip)
+            .into_iter()
+            .chain(app.map(LimitKey::App));
+        for key in keys {
+            if let Err(throttled) = self.limiter.check(class, key).await {
+                return Err(CoreError::RateLimited {
+                    retry_after_secs: throttled.retry_after.as_secs().max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Writes one audit entry in its own transaction; used for failures, whose own transaction
     /// (if any) was rolled back. An audit write that fails is logged, never surfaced: the
     /// caller's error is the one that matters.
@@ -112,15 +149,29 @@ impl Wxauth {
         let entry = event.into_entry(ctx, self.now());
         let result = async {
             let mut tx = self.store.begin().await?;
-            let result = tx
-                .append_audit(&entry)
-                .await
-                .map_err(crate::CoreError::from);
-            crate::ports::finish(tx, result).await
+            let result = tx.append_audit(&entry).await.map_err(CoreError::from);
+            finish(tx, result).await
         }
         .await;
         if let Err(e) = result {
             tracing::error!(error = %e, kind = %entry.kind, "could not write an audit entry");
+        }
+    }
+}
+
+/// Ends a unit of work: commits on success, rolls back on failure. The commit may fail in turn
+/// (a write the store deferred hits a unique key), and then that failure is the result.
+pub(crate) async fn finish<T>(tx: Box<dyn Transaction>, result: CoreResult<T>) -> CoreResult<T> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed; the connection will be discarded");
+            }
+            Err(e)
         }
     }
 }

@@ -10,9 +10,12 @@ use wxauth_domain::{App, AppKey, PublicUserId, User};
 
 use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult};
-use crate::ports::{AccessClaims, NewRefreshToken, StoreTx, TokenError, UserRef, finish};
+use crate::ports::{
+    AccessClaims, LimitClass, NewRefreshToken, SignInOutcome, TokenError, Transaction, UserRef,
+};
 use crate::secrets::{refresh_token, refresh_token_digest, session_family};
-use crate::service::{RequestContext, Wxauth};
+use crate::service::{RequestContext, Wxauth, finish};
+use crate::signin::Refusal;
 
 /// A refresh token as handed to the client. Redacted from `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,12 +68,22 @@ pub enum LoginOutcome {
     },
 }
 
+impl LoginOutcome {
+    pub(crate) fn telemetry(&self) -> SignInOutcome {
+        match self {
+            Self::SignedIn(s) if s.is_new_user => SignInOutcome::Registered,
+            Self::SignedIn(_) => SignInOutcome::Returning,
+            Self::BindRequired { .. } => SignInOutcome::BindRequired,
+        }
+    }
+}
+
 impl Wxauth {
     /// Starts a session inside the caller's transaction and returns its refresh token and
     /// family id. The access token is signed after the commit, by [`Wxauth::token_pair`].
     pub(crate) async fn start_session(
         &self,
-        tx: &mut dyn StoreTx,
+        tx: &mut dyn Transaction,
         user: UserRef,
         app: Option<&App>,
     ) -> CoreResult<(RefreshToken, String)> {
@@ -108,10 +121,7 @@ impl Wxauth {
             exp: now + ttl,
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let access_token = self
-            .signer
-            .sign(&claims)
-            .map_err(|e| CoreError::Signing(e.to_string()))?;
+        let access_token = self.signer.sign(&claims).map_err(CoreError::Signing)?;
         Ok(TokenPair {
             access_token,
             expires_in: ttl,
@@ -130,26 +140,42 @@ impl Wxauth {
 
     /// Exchanges a refresh token for a new pair, using it up.
     pub async fn refresh(&self, ctx: &RequestContext, presented: &str) -> CoreResult<SignedIn> {
-        let result = self.refresh_inner(ctx, presented).await;
-        // Reuse was audited inside its own transaction.
-        if let Err(e) = &result
-            && !matches!(e, CoreError::RefreshTokenReused)
-        {
-            let reason = crate::audit::reason_of(e);
-            self.audit_alone(ctx, AuditEvent::failed(kind::REFRESH, reason))
-                .await;
+        self.admit(ctx, LimitClass::Login, None).await?;
+        match self.refresh_inner(ctx, presented).await {
+            Ok(signed_in) => Ok(signed_in),
+            // Reuse was audited inside its own transaction, which revoked the session.
+            Err(Refusal {
+                error: CoreError::RefreshTokenReused,
+                ..
+            }) => Err(CoreError::RefreshTokenReused),
+            Err(refusal) => {
+                let event =
+                    AuditEvent::failed(kind::REFRESH, &refusal.error).user_opt(refusal.user);
+                self.audit_alone(ctx, event).await;
+                Err(refusal.error)
+            }
         }
-        result
     }
 
-    async fn refresh_inner(&self, ctx: &RequestContext, presented: &str) -> CoreResult<SignedIn> {
+    async fn refresh_inner(
+        &self,
+        ctx: &RequestContext,
+        presented: &str,
+    ) -> Result<SignedIn, Refusal> {
         if !presented.starts_with(crate::secrets::REFRESH_TOKEN_PREFIX) {
-            return Err(CoreError::InvalidRefreshToken);
+            return Err(CoreError::InvalidRefreshToken.into());
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let result = self.rotate(tx.as_mut(), ctx, presented, now).await;
-        match finish(tx, result).await? {
+        let (result, refused_user) = match self.rotate(tx.as_mut(), ctx, presented, now).await {
+            Ok(rotation) => (Ok(rotation), None),
+            Err(refusal) => (Err(refusal.error), refusal.user),
+        };
+        let rotation = finish(tx, result).await.map_err(|error| Refusal {
+            error,
+            user: refused_user,
+        })?;
+        match rotation {
             Rotation::Rotated {
                 user,
                 app,
@@ -166,43 +192,49 @@ impl Wxauth {
                 })
             }
             // The revocation is committed; the caller still gets the refusal.
-            Rotation::Reused => Err(CoreError::RefreshTokenReused),
+            Rotation::Reused => Err(CoreError::RefreshTokenReused.into()),
         }
     }
 
     async fn rotate(
         &self,
-        tx: &mut dyn StoreTx,
+        tx: &mut dyn Transaction,
         ctx: &RequestContext,
         presented: &str,
         now: wxauth_domain::Timestamp,
-    ) -> CoreResult<Rotation> {
+    ) -> Result<Rotation, Refusal> {
         let record = tx
             .refresh_token_by_hash(&refresh_token_digest(presented))
             .await?
             .ok_or(CoreError::InvalidRefreshToken)?;
-        if record.revoked_at.is_some() {
-            return Err(CoreError::InvalidRefreshToken);
-        }
         let user = tx
             .user_by_id(record.user_id)
             .await?
             .ok_or(CoreError::InvalidRefreshToken)?;
+        // Before the token's own state: blocking revokes the sessions too, and the client must
+        // be able to tell a block (403) from an expired or revoked session (401).
+        if user.is_blocked() {
+            return Err(Refusal {
+                error: CoreError::UserBlocked,
+                user: Some(user.public_id),
+            });
+        }
+        let refused = |error| Refusal {
+            error,
+            user: Some(user.public_id),
+        };
+        if record.revoked_at.is_some() || record.expires_at <= now {
+            return Err(refused(CoreError::InvalidRefreshToken));
+        }
         // A used token coming back means two parties hold it: end the session for both.
         // A concurrent refresh that lost the race to mark it used is the same case.
         if record.used_at.is_some() || !tx.mark_refresh_token_used(record.id, now).await? {
             tx.revoke_family(&record.family, now).await?;
-            let entry = AuditEvent::failed(kind::REFRESH_REUSE, "refresh_token_reused")
+            let entry = AuditEvent::failed(kind::REFRESH_REUSE, &CoreError::RefreshTokenReused)
                 .user(user.public_id)
                 .into_entry(ctx, now);
             tx.append_audit(&entry).await?;
             return Ok(Rotation::Reused);
-        }
-        if record.expires_at <= now {
-            return Err(CoreError::InvalidRefreshToken);
-        }
-        if user.is_blocked() {
-            return Err(CoreError::UserBlocked);
         }
         let app = match record.app_id {
             Some(id) => self.apps.by_id(id).await.ok(),
@@ -250,7 +282,7 @@ impl Wxauth {
 
     async fn end_session(
         &self,
-        tx: &mut dyn StoreTx,
+        tx: &mut dyn Transaction,
         ctx: &RequestContext,
         refresh_token: Option<&str>,
         claims: Option<&AccessClaims>,

@@ -7,16 +7,24 @@
 //! (a concurrent first login of the same openid, say), one of them hits the unique key on
 //! (app, openid), is rolled back and retried, and the retry finds the winner's account:
 //! exactly one user is created. A sign-in that only writes costs the store one round trip.
+//!
+//! An account may hold several WeChat users of one app (a person with two WeChat accounts, or
+//! one who moved to a new one): a phone number or unionid that names an account attaches the
+//! new openid to it. An openid still belongs to one account only.
 
 use secrecy::SecretString;
-use wxauth_domain::{App, AvatarUrl, Nickname, OpenId, PhoneNumber, PublicUserId, UnionId, User};
+use wxauth_domain::{
+    App, AvatarUrl, Nickname, OpenId, PhoneNumber, PublicUserId, RegistrationPolicy, UnionId, User,
+};
 
-use crate::audit::{AuditEvent, kind, reason_of};
+use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult, RepoError};
-use crate::ports::{NewBindCode, NewIdentity, NewUser, ProfileChange, StoreTx, UserRef, finish};
+use crate::ports::{
+    NewBindCode, NewIdentity, NewUser, ProfileChange, Reader, SignInOutcome, Transaction, UserRef,
+};
 use crate::secrets::{random_token, token_hash};
-use crate::service::{RequestContext, Wxauth};
-use crate::sessions::{LoginOutcome, SignedIn};
+use crate::service::{RequestContext, Wxauth, finish};
+use crate::sessions::{LoginOutcome, RefreshToken, SignedIn};
 
 /// A WeChat user WeChat has vouched for, about to be signed in.
 #[derive(Debug, Clone)]
@@ -31,6 +39,19 @@ pub(crate) struct WechatSignIn {
     pub avatar_url: Option<AvatarUrl>,
 }
 
+impl WechatSignIn {
+    pub fn new(openid: OpenId, unionid: Option<UnionId>) -> Self {
+        Self {
+            openid,
+            unionid,
+            session_key: None,
+            phone: None,
+            nickname: None,
+            avatar_url: None,
+        }
+    }
+}
+
 /// What to do with a WeChat user no account knows yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unknown {
@@ -38,6 +59,35 @@ pub(crate) enum Unknown {
     ByPolicy,
     /// Register (a bind code was redeemed: the policy was applied when it was issued).
     Register,
+}
+
+/// A refused sign-in, with the account it was refused for when one was found, so that the
+/// audit log files the refusal under that user.
+pub(crate) struct Refusal {
+    pub error: CoreError,
+    pub user: Option<PublicUserId>,
+}
+
+impl From<CoreError> for Refusal {
+    fn from(error: CoreError) -> Self {
+        Self { error, user: None }
+    }
+}
+
+impl From<RepoError> for Refusal {
+    fn from(e: RepoError) -> Self {
+        CoreError::from(e).into()
+    }
+}
+
+fn refuse_blocked(user: &User) -> Result<(), Refusal> {
+    if user.is_blocked() {
+        return Err(Refusal {
+            error: CoreError::UserBlocked,
+            user: Some(user.public_id),
+        });
+    }
+    Ok(())
 }
 
 /// Who the WeChat user turned out to be.
@@ -50,7 +100,7 @@ enum Found {
 
 /// A started session, signed after the commit.
 struct Session {
-    refresh: crate::sessions::RefreshToken,
+    refresh: RefreshToken,
     family: String,
     is_new: bool,
 }
@@ -87,11 +137,39 @@ impl Wxauth {
             Some(result) => result,
             None => self.full_sign_in(ctx, app, &who, unknown, event_kind).await,
         };
-        if let Err(e) = &result {
-            let event = AuditEvent::failed(event_kind, reason_of(e)).app(&app.key);
+        match result {
+            Ok(outcome) => {
+                self.telemetry
+                    .sign_in(app.key.as_str(), outcome.telemetry());
+                Ok(outcome)
+            }
+            Err(refusal) => {
+                self.sign_in_failed(ctx, event_kind, Some(app), refusal.user, &refusal.error)
+                    .await;
+                Err(refusal.error)
+            }
+        }
+    }
+
+    /// Reports a sign-in that failed: to the audit log (once the app is known: a request for
+    /// an app that does not exist is not a security event of any app) and to telemetry.
+    pub(crate) async fn sign_in_failed(
+        &self,
+        ctx: &RequestContext,
+        event_kind: &'static str,
+        app: Option<&App>,
+        user: Option<PublicUserId>,
+        error: &CoreError,
+    ) {
+        let label = app.map_or("unknown", |a| a.key.as_str());
+        self.telemetry
+            .sign_in(label, SignInOutcome::Failed(error.code()));
+        if let Some(app) = app {
+            let event = AuditEvent::failed(event_kind, error)
+                .app(&app.key)
+                .user_opt(user);
             self.audit_alone(ctx, event).await;
         }
-        result
     }
 
     /// Returning users are the common case. Their lookup takes no write lock, so it runs on the
@@ -104,7 +182,7 @@ impl Wxauth {
         app: &App,
         who: &WechatSignIn,
         event_kind: &'static str,
-    ) -> Option<CoreResult<LoginOutcome>> {
+    ) -> Option<Result<LoginOutcome, Refusal>> {
         if who.phone.is_some() || who.nickname.is_some() || who.avatar_url.is_some() {
             return None;
         }
@@ -121,8 +199,8 @@ impl Wxauth {
                 return None;
             }
         };
-        if user.is_blocked() {
-            return Some(Err(CoreError::UserBlocked));
+        if let Err(refusal) = refuse_blocked(&user) {
+            return Some(Err(refusal));
         }
         let result = async {
             let mut tx = self.store.begin().await?;
@@ -158,13 +236,14 @@ impl Wxauth {
                             is_new_user: false,
                             app: Some(app.key.clone()),
                         }))
-                    }),
+                    })
+                    .map_err(Refusal::from),
             ),
             Err(CoreError::Storage(e)) => {
                 tracing::debug!(error = %e, "returning sign-in failed; taking the full path");
                 None
             }
-            Err(e) => Some(Err(e)),
+            Err(e) => Some(Err(e.into())),
         }
     }
 
@@ -176,12 +255,15 @@ impl Wxauth {
         who: &WechatSignIn,
         unknown: Unknown,
         event_kind: &'static str,
-    ) -> CoreResult<LoginOutcome> {
+    ) -> Result<LoginOutcome, Refusal> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self.try_sign_in(ctx, app, who, unknown, event_kind).await {
-                Err(CoreError::Storage(RepoError::Conflict(what))) if attempt < ATTEMPTS => {
+                Err(Refusal {
+                    error: CoreError::Storage(RepoError::Conflict(what)),
+                    ..
+                }) if attempt < ATTEMPTS => {
                     tracing::debug!(what, attempt, "sign-in raced another one; retrying");
                 }
                 other => return other,
@@ -196,12 +278,20 @@ impl Wxauth {
         who: &WechatSignIn,
         unknown: Unknown,
         event_kind: &'static str,
-    ) -> CoreResult<LoginOutcome> {
+    ) -> Result<LoginOutcome, Refusal> {
         let mut tx = self.store.begin().await?;
-        let result = self
+        let (result, refused_user) = match self
             .sign_in_in(tx.as_mut(), ctx, app, who, unknown, event_kind)
-            .await;
-        match finish(tx, result).await? {
+            .await
+        {
+            Ok(resolved) => (Ok(resolved), None),
+            Err(refusal) => (Err(refusal.error), refusal.user),
+        };
+        let resolved = finish(tx, result).await.map_err(|error| Refusal {
+            error,
+            user: refused_user,
+        })?;
+        match resolved {
             Resolved::BindRequired(bind_code) => {
                 let expires_in = self.settings.bind_code_ttl.whole_seconds();
                 Ok(LoginOutcome::BindRequired {
@@ -219,9 +309,9 @@ impl Wxauth {
                         .read()
                         .user_by_public_id(&public_id)
                         .await?
-                        .ok_or(CoreError::Storage(RepoError::Other(
-                            "a registered user is missing after the commit".into(),
-                        )))?,
+                        .ok_or_else(|| {
+                            RepoError::other("a registered user is missing after the commit")
+                        })?,
                 };
                 let tokens = self.token_pair(
                     &user.public_id,
@@ -242,16 +332,18 @@ impl Wxauth {
     /// Everything a sign-in writes, in the caller's transaction.
     async fn sign_in_in(
         &self,
-        tx: &mut dyn StoreTx,
+        tx: &mut dyn Transaction,
         ctx: &RequestContext,
         app: &App,
         who: &WechatSignIn,
         unknown: Unknown,
         event_kind: &'static str,
-    ) -> CoreResult<Resolved> {
+    ) -> Result<Resolved, Refusal> {
         let found = match self.resolve(tx, app, who, unknown).await? {
-            Found::Existing(user) if user.is_blocked() => return Err(CoreError::UserBlocked),
-            Found::Existing(user) => SessionUser::Existing(user),
+            Found::Existing(user) => {
+                refuse_blocked(&user)?;
+                SessionUser::Existing(user)
+            }
             Found::Created(public_id) => SessionUser::Created(public_id),
             Found::BindRequired(code) => return Ok(Resolved::BindRequired(code)),
         };
@@ -277,15 +369,16 @@ impl Wxauth {
 
     async fn resolve(
         &self,
-        tx: &mut dyn StoreTx,
+        tx: &mut dyn Transaction,
         app: &App,
         who: &WechatSignIn,
         unknown: Unknown,
-    ) -> CoreResult<Found> {
+    ) -> Result<Found, Refusal> {
         let now = self.now();
         // Lookups outside the write transaction: see the module comment.
         let mut read = self.store.read();
         if let Some((identity, user)) = read.identity_with_user(app.id, &who.openid).await? {
+            refuse_blocked(&user)?;
             let user = self.refresh_profile(read.as_mut(), tx, user, who).await?;
             let new_unionid = who.unionid.as_ref().filter(|_| identity.unionid.is_none());
             tx.record_sign_in(identity.id, who.session_key.as_ref(), new_unionid, now)
@@ -293,7 +386,9 @@ impl Wxauth {
             return Ok(Found::Existing(user));
         }
 
-        // Not known in this app: the phone number, then the unionid, may name an account.
+        // Not known in this app: the phone number, then the unionid, may name an account. The
+        // new WeChat user is attached to it, even when the account signs in to this app with
+        // another WeChat user already.
         let by_phone = match &who.phone {
             Some(phone) => read.user_by_phone(phone).await?,
             None => None,
@@ -304,25 +399,15 @@ impl Wxauth {
             (None, None) => None,
         };
         if let Some(user) = linked {
-            if read
-                .identities_of(user.id)
-                .await?
-                .iter()
-                .any(|i| i.app_id == app.id)
-            {
-                // The account signs in to this app with another WeChat user already.
-                return Err(CoreError::AppAlreadyBound(app.key.to_string()));
-            }
+            refuse_blocked(&user)?;
             self.insert_identity(tx, UserRef::Id(user.id), app, who)
                 .await?;
             let user = self.refresh_profile(read.as_mut(), tx, user, who).await?;
             return Ok(Found::Existing(user));
         }
 
-        let policy = app.registration;
-        match (unknown, policy) {
-            (Unknown::Register, _)
-            | (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::Open) => {
+        match (unknown, app.registration) {
+            (Unknown::Register, _) | (Unknown::ByPolicy, RegistrationPolicy::Open) => {
                 let public_id = PublicUserId::new_random();
                 let user = NewUser {
                     public_id,
@@ -335,7 +420,7 @@ impl Wxauth {
                     .await?;
                 Ok(Found::Created(public_id))
             }
-            (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::BindCode) => {
+            (Unknown::ByPolicy, RegistrationPolicy::BindCode) => {
                 let code = random_token(BIND_CODE_PREFIX, 24);
                 tx.insert_bind_code(
                     &NewBindCode {
@@ -352,15 +437,15 @@ impl Wxauth {
                 .await?;
                 Ok(Found::BindRequired(code))
             }
-            (Unknown::ByPolicy, wxauth_domain::RegistrationPolicy::Closed) => {
-                Err(CoreError::RegistrationClosed)
+            (Unknown::ByPolicy, RegistrationPolicy::Closed) => {
+                Err(CoreError::RegistrationClosed.into())
             }
         }
     }
 
     pub(crate) async fn insert_identity(
         &self,
-        tx: &mut dyn StoreTx,
+        tx: &mut dyn Transaction,
         user: UserRef,
         app: &App,
         who: &WechatSignIn,
@@ -381,8 +466,8 @@ impl Wxauth {
     /// fields only. A phone number is never moved from another account.
     async fn refresh_profile(
         &self,
-        read: &mut dyn StoreTx,
-        tx: &mut dyn StoreTx,
+        read: &mut dyn Reader,
+        tx: &mut dyn Transaction,
         user: User,
         who: &WechatSignIn,
     ) -> CoreResult<User> {

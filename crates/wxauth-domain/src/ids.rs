@@ -11,6 +11,23 @@ use crate::ValidationError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UserId(pub i64);
 
+/// The database row id of an app: what rows that belong to an app refer to it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AppId(pub i64);
+
+/// The id of one WeChat identity (one openid of one app) on an account. Shown to the account's
+/// owner and to admins, who address an identity by it: an account may hold several identities
+/// of the same app (two WeChat users of one person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IdentityId(pub i64);
+
+impl fmt::Display for IdentityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The stable public id of a user (a UUIDv7): the JWT subject and the id clients see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

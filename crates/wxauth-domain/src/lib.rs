@@ -13,15 +13,18 @@ pub mod ids;
 pub mod phone;
 pub mod profile;
 pub mod redirect;
+pub mod secret;
 pub mod user;
 
-pub use app::{App, AppKind, RegistrationPolicy};
+pub use app::{App, AppEndpoints, AppKind, AppName, BaseUrl, EncodingAesKey, RegistrationPolicy};
 pub use error::ValidationError;
-pub use ids::{AppKey, OpenId, PublicUserId, UnionId, UserId, WechatAppId};
+pub use ids::{AppId, AppKey, IdentityId, OpenId, PublicUserId, UnionId, UserId, WechatAppId};
 pub use phone::PhoneNumber;
 pub use profile::{AvatarUrl, Nickname};
 pub use redirect::{RedirectAllowList, RedirectRule};
-pub use user::{User, UserStatus, WechatIdentity};
+/// Re-exported: redirect rules and base URLs hand out `url::Url`s.
+pub use url;
+pub use user::{User, UserStatus};
 
 /// Every instant in wxauth is UTC.
 pub type Timestamp = time::OffsetDateTime;

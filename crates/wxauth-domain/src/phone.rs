@@ -45,6 +45,23 @@ impl PhoneNumber {
         Self::from_parts(country_code, rest)
     }
 
+    /// Parses a number as a person types it into a search box: `+8613800138000`,
+    /// `+86 138 0013 8000` or `13800138000`. Spaces, dashes and dots are ignored; a number
+    /// without `+` is taken to be in `default_country_code` (wxauth's users are mostly in
+    /// mainland China, so callers pass `86`).
+    pub fn parse_typed(input: &str, default_country_code: &str) -> Result<Self, ValidationError> {
+        let compact: String = input
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        match compact.strip_prefix("00") {
+            Some(rest) => Self::try_from(format!("+{rest}")),
+            None if compact.starts_with('+') => Self::try_from(compact),
+            None => Self::from_parts(default_country_code, &compact),
+        }
+    }
+
     pub fn country_code(&self) -> &str {
         &self.country_code
     }
@@ -150,6 +167,26 @@ mod tests {
             assert_eq!(PhoneNumber::try_from(p.e164()).unwrap(), p, "{cc} {n}");
             assert_eq!(PhoneNumber::from_e164(&p.e164(), cc).unwrap(), p);
         }
+    }
+
+    #[test]
+    fn typed_numbers_parse_with_a_default_country() {
+        let cn = PhoneNumber::from_parts("86", "13800138000").unwrap();
+        for typed in [
+            "13800138000",
+            "+8613800138000",
+            "+86 138-0013-8000",
+            "008613800138000",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse_typed(typed, "86").unwrap(),
+                cn,
+                "{typed}"
+            );
+        }
+        let us = PhoneNumber::parse_typed("+1 (415) 555-0100", "86").unwrap();
+        assert_eq!(us.e164(), "+14155550100");
+        assert!(PhoneNumber::parse_typed("Band", "86").is_err());
     }
 
     #[test]

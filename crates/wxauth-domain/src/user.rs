@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    AppKey, AvatarUrl, Nickname, OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, UserId,
-};
+use crate::{AvatarUrl, Nickname, PhoneNumber, PublicUserId, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,15 +46,4 @@ impl User {
     pub fn is_blocked(&self) -> bool {
         self.status == UserStatus::Blocked
     }
-}
-
-/// How one WeChat app knows a user. The session_key is never part of it: it stays in the
-/// store and is only handed to the use cases that decrypt with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WechatIdentity {
-    pub app: AppKey,
-    pub openid: OpenId,
-    pub unionid: Option<UnionId>,
-    pub created_at: Timestamp,
-    pub last_login_at: Option<Timestamp>,
 }

@@ -54,10 +54,13 @@ impl From<&User> for UserDto {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
-    "app": "shop", "kind": "mini_program", "openid": "oTEST_abc", "unionid": "uTEST_xyz",
+    "id": 17, "app": "demo-mp", "kind": "mini_program", "openid": "oDEMO_alice", "unionid": "uDEMO_alice",
     "createdAt": "2026-11-23T08:00:00Z", "lastLoginAt": "2026-11-23T09:00:00Z"
 }))]
 pub struct IdentityDto {
+    /// Addresses this identity (`DELETE /api/v1/me/identities/{id}`): an account may hold
+    /// several identities of one app.
+    pub id: i64,
     pub app: String,
     /// `mini_program`, `official_account` or `website`.
     pub kind: String,
@@ -74,6 +77,7 @@ pub struct IdentityDto {
 impl From<&IdentityView> for IdentityDto {
     fn from(i: &IdentityView) -> Self {
         Self {
+            id: i.id.0,
             app: i.app.to_string(),
             kind: i.app_kind.as_str().to_owned(),
             openid: i.openid.to_string(),

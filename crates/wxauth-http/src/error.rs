@@ -13,7 +13,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use wxauth_core::{BindCodeProblem, CoreError, RepoError, UpstreamError};
+use wxauth_core::{BindCodeProblem, CoreError, ErrorCode, RepoError, UpstreamError};
+use wxauth_domain::ValidationError;
 
 use crate::request_id::RequestId;
 
@@ -103,17 +104,6 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
     }
 
-    pub fn rate_limited(retry_after: u64) -> Self {
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            format!("too many requests: retry in {retry_after} s"),
-        )
-        .with_details(json!({ "retryAfter": retry_after }));
-        e.retry_after = Some(retry_after);
-        e
-    }
-
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }
@@ -170,146 +160,153 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<CoreError> for ApiError {
-    fn from(e: CoreError) -> Self {
-        use StatusCode as S;
-        let msg = e.to_string();
-        match e {
-            CoreError::Validation(v) => ApiError::validation(&v.field, &v.reason),
-            CoreError::AppNotFound(app) => {
-                ApiError::field(S::NOT_FOUND, "APP_NOT_FOUND", "app", msg)
-                    .with_details(json!({ "field": "app", "value": app }))
-            }
-            CoreError::WrongAppKind { .. } => {
-                ApiError::field(S::BAD_REQUEST, "WRONG_APP_KIND", "app", msg)
-            }
-            CoreError::AppDisabled(_) => ApiError::field(S::FORBIDDEN, "APP_DISABLED", "app", msg),
-            CoreError::NoDefaultApp => ApiError::field(
-                S::BAD_REQUEST,
-                "APP_REQUIRED",
-                "app",
-                "name the app: this service has no default app for this request",
-            ),
-            CoreError::Upstream(u) => upstream(u),
-            CoreError::RegistrationClosed => {
-                ApiError::new(S::FORBIDDEN, "REGISTRATION_CLOSED", msg)
-            }
-            CoreError::UserBlocked => ApiError::new(S::FORBIDDEN, "USER_BLOCKED", msg),
-            CoreError::BindCode(p) => {
-                let (name, message) = match p {
-                    BindCodeProblem::Unknown => ("BIND_CODE_INVALID", "the bind code is unknown"),
-                    BindCodeProblem::Expired => (
-                        "BIND_CODE_EXPIRED",
-                        "the bind code has expired: sign in again for a new one",
-                    ),
-                    BindCodeProblem::Used => ("BIND_CODE_USED", "the bind code was already used"),
-                };
-                ApiError::field(S::BAD_REQUEST, name, "bindCode", message)
-            }
-            CoreError::Unauthenticated(m) => ApiError::unauthorized(m),
-            CoreError::InvalidRefreshToken => ApiError::field(
-                S::UNAUTHORIZED,
-                "INVALID_REFRESH_TOKEN",
-                "refreshToken",
-                msg,
-            ),
-            CoreError::RefreshTokenReused => {
-                ApiError::field(S::UNAUTHORIZED, "REFRESH_TOKEN_REUSED", "refreshToken", msg)
-            }
-            CoreError::WechatAlreadyBound => {
-                ApiError::new(S::CONFLICT, "WECHAT_ALREADY_BOUND", msg)
-            }
-            CoreError::AppAlreadyBound(_) => ApiError::new(S::CONFLICT, "APP_ALREADY_BOUND", msg),
-            CoreError::PhoneTaken => ApiError::new(S::CONFLICT, "PHONE_TAKEN", msg),
-            CoreError::LastSignInMethod => ApiError::new(S::CONFLICT, "LAST_SIGN_IN_METHOD", msg),
-            CoreError::NotFound(_) => ApiError::not_found(msg),
-            CoreError::RedirectNotAllowed { field } => {
-                ApiError::field(S::BAD_REQUEST, "REDIRECT_NOT_ALLOWED", field, msg)
-            }
-            CoreError::InvalidState => {
-                ApiError::field(S::BAD_REQUEST, "INVALID_STATE", "state", msg)
-            }
-            CoreError::SnapshotUser => ApiError::new(S::FORBIDDEN, "SNAPSHOT_USER", msg),
-            CoreError::InvalidSignature => ApiError::new(S::UNAUTHORIZED, "INVALID_SIGNATURE", msg),
-            CoreError::DecryptFailed => {
-                ApiError::field(S::BAD_REQUEST, "DECRYPT_FAILED", "encryptedData", msg)
-            }
-            CoreError::WatermarkMismatch => {
-                ApiError::field(S::BAD_REQUEST, "WATERMARK_MISMATCH", "encryptedData", msg)
-            }
-            CoreError::NoWechatSession(_) => ApiError::new(S::CONFLICT, "NO_WECHAT_SESSION", msg),
-            CoreError::QrLoginConsumed => ApiError::new(S::GONE, "QR_LOGIN_CONSUMED", msg),
-            CoreError::Storage(RepoError::Unavailable(cause)) => {
-                tracing::error!(%cause, "database unavailable");
-                ApiError::new(
-                    S::SERVICE_UNAVAILABLE,
-                    "SERVICE_UNAVAILABLE",
-                    "the service is temporarily unavailable",
-                )
-            }
-            CoreError::Storage(cause) => {
-                tracing::error!(%cause, "storage error");
-                ApiError::internal()
-            }
-            CoreError::Signing(cause) => {
-                tracing::error!(%cause, "token signing failed");
-                ApiError::internal()
-            }
-        }
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::validation(&e.field, &e.reason)
     }
 }
 
-fn upstream(e: UpstreamError) -> ApiError {
+/// The HTTP status of each failure, decided here and nowhere else.
+fn status_of(e: &CoreError) -> StatusCode {
+    use ErrorCode as C;
     use StatusCode as S;
+    match e.code() {
+        C::ValidationError
+        | C::WrongAppKind
+        | C::AppRequired
+        | C::InvalidCode
+        | C::CodeUsed
+        | C::BindCodeInvalid
+        | C::BindCodeExpired
+        | C::BindCodeUsed
+        | C::RedirectNotAllowed
+        | C::InvalidState
+        | C::DecryptFailed
+        | C::WatermarkMismatch => S::BAD_REQUEST,
+        C::Unauthorized | C::InvalidRefreshToken | C::RefreshTokenReused | C::InvalidSignature => {
+            S::UNAUTHORIZED
+        }
+        C::AppDisabled
+        | C::RegistrationClosed
+        | C::UserBlocked
+        | C::WechatRiskBlocked
+        | C::SnapshotUser => S::FORBIDDEN,
+        C::AppNotFound | C::NotFound => S::NOT_FOUND,
+        C::Conflict
+        | C::WechatAlreadyBound
+        | C::IdentityAmbiguous
+        | C::PhoneTaken
+        | C::LastSignInMethod
+        | C::NoWechatSession => S::CONFLICT,
+        C::QrLoginConsumed => S::GONE,
+        C::RateLimited | C::WechatRateLimited => S::TOO_MANY_REQUESTS,
+        C::WechatUnavailable if matches!(e, CoreError::Upstream(UpstreamError::Timeout)) => {
+            S::GATEWAY_TIMEOUT
+        }
+        C::WechatError | C::WechatUnavailable => S::BAD_GATEWAY,
+        C::ServiceUnavailable => S::SERVICE_UNAVAILABLE,
+        C::InternalError => S::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The whole chain of causes, for the log line of a failure the client only sees by its code.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        let status = status_of(&e);
+        let name = e.code().as_str();
+        if status.is_server_error() {
+            tracing::error!(error = %chain(&e), code = name, "request failed");
+        }
+        let message = match &e {
+            CoreError::Upstream(u) => upstream_message(u).to_owned(),
+            CoreError::NoDefaultApp => {
+                "name the app: this service has no default app for this request".to_owned()
+            }
+            CoreError::Storage(RepoError::Unavailable(_)) => {
+                "the service is temporarily unavailable".to_owned()
+            }
+            CoreError::Storage(_) | CoreError::Signing(_) => {
+                "something went wrong; the request id identifies it in the logs".to_owned()
+            }
+            CoreError::BindCode(BindCodeProblem::Expired) => {
+                "the bind code has expired: sign in again for a new one".to_owned()
+            }
+            CoreError::Validation(v) => format!("{}: {}", v.field, v.reason),
+            other => other.to_string(),
+        };
+        let details = match &e {
+            CoreError::Validation(v) => json!({ "field": v.field, "reason": v.reason }),
+            CoreError::AppNotFound(app) => json!({ "field": "app", "value": app }),
+            CoreError::WrongAppKind { .. }
+            | CoreError::AppDisabled(_)
+            | CoreError::NoDefaultApp => {
+                json!({ "field": "app" })
+            }
+            CoreError::AppExists(key) => json!({ "field": "key", "value": key.as_str() }),
+            CoreError::BindCode(_) => json!({ "field": "bindCode" }),
+            CoreError::InvalidRefreshToken | CoreError::RefreshTokenReused => {
+                json!({ "field": "refreshToken" })
+            }
+            CoreError::RedirectNotAllowed { field } => json!({ "field": field }),
+            CoreError::InvalidState => json!({ "field": "state" }),
+            CoreError::DecryptFailed | CoreError::WatermarkMismatch => {
+                json!({ "field": "encryptedData" })
+            }
+            CoreError::Upstream(UpstreamError::InvalidCode | UpstreamError::CodeUsed) => {
+                json!({ "field": "code" })
+            }
+            CoreError::Upstream(UpstreamError::Rejected { errcode, errmsg }) => {
+                tracing::warn!(errcode, %errmsg, "WeChat refused a call");
+                json!({ "errcode": errcode, "errmsg": errmsg })
+            }
+            CoreError::Upstream(UpstreamError::Unavailable(cause)) => {
+                tracing::warn!(%cause, "WeChat unavailable");
+                json!({})
+            }
+            CoreError::IdentityAmbiguous { app, choices } => json!({
+                "app": app.as_str(),
+                "choices": choices.iter().map(|id| id.0).collect::<Vec<_>>(),
+                "hint": "DELETE /api/v1/me/identities/{id} with one of the choices",
+            }),
+            CoreError::RateLimited { retry_after_secs } => {
+                json!({ "retryAfter": retry_after_secs })
+            }
+            _ => json!({}),
+        };
+        let mut api = ApiError::new(status, name, message).with_details(details);
+        api.retry_after = match &e {
+            CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            CoreError::Upstream(UpstreamError::RateLimited) => Some(60),
+            _ => None,
+        };
+        api
+    }
+}
+
+fn upstream_message(e: &UpstreamError) -> &'static str {
     match e {
-        UpstreamError::InvalidCode => ApiError::field(
-            S::BAD_REQUEST,
-            "INVALID_CODE",
-            "code",
-            "the code is invalid or expired: get a new one from WeChat",
-        ),
-        UpstreamError::CodeUsed => ApiError::field(
-            S::BAD_REQUEST,
-            "CODE_USED",
-            "code",
-            "the code was already used: codes are single-use, get a new one from WeChat",
-        ),
+        UpstreamError::InvalidCode => "the code is invalid or expired: get a new one from WeChat",
+        UpstreamError::CodeUsed => {
+            "the code was already used: codes are single-use, get a new one from WeChat"
+        }
         UpstreamError::RateLimited => {
-            let mut e = ApiError::new(
-                S::TOO_MANY_REQUESTS,
-                "WECHAT_RATE_LIMITED",
-                "WeChat's rate limit for this user or app was reached: try again in a minute",
-            );
-            e.retry_after = Some(60);
-            e
+            "WeChat's rate limit for this user or app was reached: try again in a minute"
         }
-        UpstreamError::RiskBlocked => ApiError::new(
-            S::FORBIDDEN,
-            "WECHAT_RISK_BLOCKED",
-            "WeChat blocked this login as high-risk",
-        ),
-        UpstreamError::Rejected { errcode, errmsg } => {
-            tracing::warn!(errcode, %errmsg, "WeChat refused a call");
-            ApiError::new(
-                S::BAD_GATEWAY,
-                "WECHAT_ERROR",
-                format!("WeChat refused the call (errcode {errcode})"),
-            )
-            .with_details(json!({ "errcode": errcode, "errmsg": errmsg }))
-        }
-        UpstreamError::Unavailable(cause) => {
-            tracing::warn!(%cause, "WeChat unavailable");
-            ApiError::new(
-                S::BAD_GATEWAY,
-                "WECHAT_UNAVAILABLE",
-                "WeChat is unavailable: try again shortly",
-            )
-        }
-        UpstreamError::Timeout => ApiError::new(
-            S::GATEWAY_TIMEOUT,
-            "WECHAT_UNAVAILABLE",
-            "WeChat did not answer in time: try again shortly",
-        ),
+        UpstreamError::RiskBlocked => "WeChat blocked this login as high-risk",
+        UpstreamError::Rejected { .. } => "WeChat refused the call",
+        UpstreamError::Unavailable(_) => "WeChat is unavailable: try again shortly",
+        UpstreamError::Timeout => "WeChat did not answer in time: try again shortly",
     }
 }
 

@@ -51,7 +51,7 @@ impl Ctx {
         Ctx {
             ip,
             context: RequestContext {
-                ip: ip.map(|ip| ip.to_string()),
+                ip,
                 request_id: Some(RequestId::of(req).as_str().to_owned()),
                 actor: None,
             },

@@ -22,10 +22,11 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
 pub use rate_limit::{RateLimitConfig, RateLimits};
+pub use routes::RouteTable;
 pub use state::{HttpOptions, HttpState};
 
-/// Registers every route, the body parsers and the fallback on an actix app. Wrap the app in
-/// the per-request middleware, outside everything but compression:
+/// Registers every route, the parsers' limits and the fallback on an actix app. Wrap the app
+/// in the per-request middleware, outside everything but compression:
 ///
 /// ```ignore
 /// App::new()
@@ -35,23 +36,20 @@ pub use state::{HttpOptions, HttpState};
 /// ```
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<HttpState>) {
     let options = state.options.clone();
-    cfg.app_data(state)
-        .app_data(json::json_config())
-        .app_data(json::query_config())
-        .app_data(json::path_config())
-        .route("/healthz", web::get().to(routes::health::healthz))
-        .route("/readyz", web::get().to(routes::health::readyz))
-        .route("/metrics", web::get().to(routes::health::metrics))
-        .route("/api-docs/openapi.json", web::get().to(openapi_json))
-        .configure(routes::miniprogram::routes)
-        .configure(routes::me::routes)
-        .configure(routes::auth::routes)
-        .configure(routes::oauth::routes)
-        .configure(routes::official::routes)
-        .configure(routes::admin::routes);
-    if options.compat_routes {
-        cfg.configure(routes::compat::routes);
-    }
+    let mut table = routes::RouteTable::default();
+    routes::api(
+        &mut routes::Endpoints::Router {
+            cfg,
+            table: &mut table,
+        },
+        &options,
+    );
+    // Bodies the JSON extractor does not read (event pushes) are bounded too.
+    cfg.app_data(web::PayloadConfig::new(json::MAX_JSON_BYTES))
+        .app_data(state)
+        .app_data(web::Data::new(table))
+        // Not API endpoints, so not in the document: its own JSON, Swagger UI, the demo page.
+        .route("/api-docs/openapi.json", web::get().to(openapi_json));
     if options.demo_page {
         cfg.configure(routes::demo::routes);
     }
@@ -63,22 +61,40 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<HttpState>) {
                 .config(utoipa_swagger_ui::Config::new(["/api-docs/openapi.json"])),
         );
     }
-    cfg.default_service(web::to(not_found));
+    cfg.default_service(web::to(fallback));
+}
+
+/// The OpenAPI document of the endpoints these options serve, from the same list the router
+/// is built from.
+pub fn openapi_document(options: &HttpOptions) -> utoipa::openapi::OpenApi {
+    let mut paths = utoipa::openapi::path::Paths::new();
+    let mut schemas = Vec::new();
+    routes::api(
+        &mut routes::Endpoints::Document {
+            paths: &mut paths,
+            schemas: &mut schemas,
+        },
+        options,
+    );
+    let mut doc = openapi::ApiDoc::openapi();
+    doc.paths.paths.extend(paths.paths);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.extend(schemas);
+    doc
 }
 
 /// The document is built and serialised on the first request and kept as bytes: built at
 /// start-up, it would keep a megabyte or two of builders resident for a page few processes
 /// ever serve.
-async fn openapi_json() -> Result<actix_web::HttpResponse, ApiError> {
-    static JSON: std::sync::OnceLock<web::Bytes> = std::sync::OnceLock::new();
-    let json = match JSON.get() {
+async fn openapi_json(state: web::Data<HttpState>) -> Result<actix_web::HttpResponse, ApiError> {
+    let json = match state.openapi_json.get() {
         Some(json) => json.clone(),
         None => {
-            let json = openapi::ApiDoc::openapi().to_json().map_err(|e| {
+            let json = openapi_document(&state.options).to_json().map_err(|e| {
                 tracing::error!(error = %e, "cannot serialise the OpenAPI document");
                 ApiError::internal()
             })?;
-            JSON.get_or_init(|| json.into()).clone()
+            state.openapi_json.get_or_init(|| json.into()).clone()
         }
     };
     Ok(actix_web::HttpResponse::Ok()
@@ -86,10 +102,32 @@ async fn openapi_json() -> Result<actix_web::HttpResponse, ApiError> {
         .body(json))
 }
 
-async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::not_found(format!(
-        "no route for {} {}",
-        req.method(),
-        req.path()
-    )))
+/// No route matched: a 405 naming the methods when the path exists with others, else a 404.
+async fn fallback(
+    req: HttpRequest,
+    table: web::Data<routes::RouteTable>,
+) -> actix_web::HttpResponse {
+    match table.methods_at(req.path()) {
+        Some(methods) if !methods.contains(req.method()) => {
+            let allow = methods
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut res = ApiError::new(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                format!("{} is not allowed on {}: use {allow}", req.method(), req.path()),
+            )
+            .with_details(serde_json::json!({ "allow": methods.iter().map(|m| m.as_str()).collect::<Vec<_>>() }))
+            .respond(&req);
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                res.headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            res
+        }
+        _ => ApiError::not_found(format!("no route for {} {}", req.method(), req.path()))
+            .respond(&req),
+    }
 }

@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use wxauth_core::ports::{SignInOutcome, Telemetry};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -168,7 +169,7 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    pub fn observe_login(&self, app: &str, outcome: &str, reason: &str) {
+    fn observe_login(&self, app: &str, outcome: &str, reason: &str) {
         self.logins
             .get_or_create(&LoginLabels {
                 app: app.to_owned(),
@@ -233,5 +234,19 @@ impl Metrics {
             tracing::error!(error = %e, "could not encode metrics");
         }
         out
+    }
+}
+
+/// Sign-ins reported by the use cases: `wxauth_logins_total{app, outcome, reason}`. A failure's
+/// reason is its error code, the name the client saw.
+impl Telemetry for Metrics {
+    fn sign_in(&self, app: &str, outcome: SignInOutcome) {
+        let (outcome, reason) = match outcome {
+            SignInOutcome::Returning => ("signed_in", "returning"),
+            SignInOutcome::Registered => ("signed_in", "registered"),
+            SignInOutcome::BindRequired => ("bind_required", ""),
+            SignInOutcome::Failed(code) => ("failed", code.as_str()),
+        };
+        self.observe_login(app, outcome, reason);
     }
 }

@@ -1,9 +1,8 @@
-//! The OpenAPI document, served at `/api-docs/openapi.json` and browsed in Swagger UI.
+//! The OpenAPI document's frame: title, tags, the error envelope and the security schemes. The
+//! paths come from the endpoint list the router is built from ([`crate::openapi_document`]).
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-
-use crate::routes::*;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,54 +10,6 @@ use crate::routes::*;
         title = "wxauth",
         description = "WeChat authentication: Mini Program and Official Account sign-in, tokens, accounts and administration.\n\nEvery error has the same body: `{id, status, name, message, details}`; `name` is stable and machine-readable, `id` is the request id (also the `x-request-id` header).",
         license(name = "MIT OR Apache-2.0")
-    ),
-    paths(
-        health::healthz,
-        health::readyz,
-        health::metrics,
-        miniprogram::login,
-        miniprogram::phone_number,
-        miniprogram::openid,
-        miniprogram::decrypt,
-        miniprogram::verify_signature,
-        me::me,
-        me::update_me,
-        me::update_profile,
-        me::set_phone,
-        me::bind_wechat,
-        me::unbind_wechat,
-        auth::register,
-        auth::refresh,
-        auth::logout,
-        auth::jwks,
-        oauth::authorize,
-        oauth::token,
-        official::create_qrcode,
-        official::subscription,
-        official::verify_url,
-        official::receive_event,
-        official::start_qr_login,
-        official::poll_qr_login,
-        admin::list_apps,
-        admin::create_app,
-        admin::get_app,
-        admin::put_app,
-        admin::delete_app,
-        admin::list_users,
-        admin::get_user,
-        admin::delete_user,
-        admin::block_user,
-        admin::unblock_user,
-        admin::unbind_identity,
-        admin::revoke_sessions,
-        admin::audit,
-        compat::strapi_v5_login,
-        compat::strapi_v5_phone,
-        compat::strapi_v5_openid,
-        compat::strapi_v5_update,
-        compat::strapi_v4_login,
-        compat::legacy_authorize,
-        compat::legacy_jwt,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&Security),

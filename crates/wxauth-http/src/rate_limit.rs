@@ -1,32 +1,18 @@
-//! Rate limits on the public endpoints, per client IP and per app (GCRA, `governor`).
+//! Rate limits per client IP and per app (GCRA, `governor`), in this process: core's
+//! [`RateLimiter`] port as one instance sees it. N instances allow N times the limit.
 //!
 //! The per-IP limit stops one client from hammering WeChat through us; the per-app limit keeps
-//! the service as a whole inside WeChat's per-app quotas. A refused request gets a 429 with
-//! `Retry-After`.
+//! the service as a whole inside WeChat's per-app quotas. The use cases ask before they act; a
+//! refusal becomes a 429 with `Retry-After`.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
+use async_trait::async_trait;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::Deserialize;
-
-use crate::error::ApiError;
-
-/// The endpoints that share a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitClass {
-    /// Sign-ins: Mini Program login, registration, token refresh, binding.
-    Login,
-    /// `getPhoneNumber` code exchanges.
-    Phone,
-    /// openid lookups.
-    Openid,
-    /// The web OAuth authorize and token steps, and starting a scan-to-login.
-    OAuth,
-    /// Scan-to-login polls (a browser polls about once a second).
-    Poll,
-}
+use wxauth_core::ports::{LimitClass, LimitKey, RateLimiter, Throttled};
 
 /// One class's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,8 +112,8 @@ impl ClassLimiters {
         let ip = Quota::per_minute(nz(limit.per_ip_per_minute)).allow_burst(nz(limit.per_ip_burst));
         let app = Quota::per_second(nz(limit.per_app_per_second));
         Self {
-            per_ip: RateLimiter::keyed(ip),
-            per_app: RateLimiter::keyed(app),
+            per_ip: governor::RateLimiter::keyed(ip),
+            per_app: governor::RateLimiter::keyed(app),
         }
     }
 }
@@ -173,32 +159,20 @@ impl RateLimits {
         }
     }
 
-    /// Counts one request against the client's limit.
-    pub fn check_ip(&self, class: LimitClass, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        match ip {
-            Some(ip) if self.enabled => self
-                .class(class)
-                .per_ip
-                .check_key(&ip)
-                .map_err(|n| self.refused(n.wait_time_from(self.clock.now()))),
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts one request against the app's limit. `app` must be a resolved app key, never raw
-    /// client input: each distinct key costs memory.
-    pub fn check_app(&self, class: LimitClass, app: &str) -> Result<(), ApiError> {
+    /// Counts one request against the key's limit of the class.
+    pub fn check_now(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Throttled> {
         if !self.enabled {
             return Ok(());
         }
-        self.class(class)
-            .per_app
-            .check_key(&app.to_owned())
-            .map_err(|n| self.refused(n.wait_time_from(self.clock.now())))
-    }
-
-    fn refused(&self, wait: std::time::Duration) -> ApiError {
-        ApiError::rate_limited(wait.as_secs().max(1))
+        let limiters = self.class(class);
+        let result = match key {
+            LimitKey::Ip(ip) => limiters.per_ip.check_key(&ip),
+            // Only resolved app keys arrive here (core's admission), so keys stay few.
+            LimitKey::App(app) => limiters.per_app.check_key(&app.to_string()),
+        };
+        result.map_err(|not_until| Throttled {
+            retry_after: not_until.wait_time_from(self.clock.now()),
+        })
     }
 
     /// Forgets keys whose limits are back to full, so memory follows active clients only.
@@ -217,6 +191,13 @@ impl RateLimits {
     }
 }
 
+#[async_trait]
+impl RateLimiter for RateLimits {
+    async fn check(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Throttled> {
+        self.check_now(class, key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,18 +211,28 @@ mod tests {
         let limits = RateLimits::new(&config);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(limits.check_ip(LimitClass::Login, Some(ip)).is_ok());
+            assert!(
+                limits
+                    .check_now(LimitClass::Login, LimitKey::Ip(ip))
+                    .is_ok()
+            );
         }
-        let refused = limits.check_ip(LimitClass::Login, Some(ip)).unwrap_err();
-        assert_eq!(refused.status.as_u16(), 429);
-        assert!(refused.retry_after.unwrap() >= 1);
+        let refused = limits
+            .check_now(LimitClass::Login, LimitKey::Ip(ip))
+            .unwrap_err();
+        assert!(refused.retry_after.as_millis() > 0);
         // Another client and another class are unaffected.
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(
             limits
-                .check_ip(LimitClass::Login, Some("10.0.0.2".parse().unwrap()))
+                .check_now(LimitClass::Login, LimitKey::Ip(other))
                 .is_ok()
         );
-        assert!(limits.check_ip(LimitClass::Phone, Some(ip)).is_ok());
+        assert!(
+            limits
+                .check_now(LimitClass::Phone, LimitKey::Ip(ip))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -251,8 +242,13 @@ mod tests {
             ..Default::default()
         };
         let limits = RateLimits::new(&config);
+        let shop = wxauth_domain::AppKey::parse("shop").unwrap();
         let ok = (0..10)
-            .filter(|_| limits.check_app(LimitClass::Openid, "shop").is_ok())
+            .filter(|_| {
+                limits
+                    .check_now(LimitClass::Openid, LimitKey::App(&shop))
+                    .is_ok()
+            })
             .count();
         assert_eq!(ok, 2);
     }
@@ -264,8 +260,17 @@ mod tests {
             ..Default::default()
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        assert!((0..1000).all(|_| limits.check_ip(LimitClass::Phone, Some(ip)).is_ok()));
-        assert!((0..1000).all(|_| limits.check_app(LimitClass::Phone, "a").is_ok()));
+        let app = wxauth_domain::AppKey::parse("a").unwrap();
+        assert!((0..1000).all(|_| {
+            limits
+                .check_now(LimitClass::Phone, LimitKey::Ip(ip))
+                .is_ok()
+        }));
+        assert!((0..1000).all(|_| {
+            limits
+                .check_now(LimitClass::Phone, LimitKey::App(&app))
+                .is_ok()
+        }));
     }
 
     #[test]

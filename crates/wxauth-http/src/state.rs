@@ -1,15 +1,10 @@
 //! What every handler can reach.
 
-use std::sync::Arc;
-
-use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 use wxauth_core::Wxauth;
-use wxauth_domain::AppKind;
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::rate_limit::{LimitClass, RateLimits};
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -43,8 +38,20 @@ impl Default for HttpOptions {
 pub struct HttpState {
     pub wxauth: Arc<Wxauth>,
     pub metrics: Arc<Metrics>,
-    pub limits: RateLimits,
     pub options: HttpOptions,
+    /// The OpenAPI document as served, built on its first request.
+    pub(crate) openapi_json: OnceLock<actix_web::web::Bytes>,
+}
+
+impl HttpState {
+    pub fn new(wxauth: Arc<Wxauth>, metrics: Arc<Metrics>, options: HttpOptions) -> Self {
+        Self {
+            wxauth,
+            metrics,
+            options,
+            openapi_json: OnceLock::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for HttpState {
@@ -52,24 +59,5 @@ impl std::fmt::Debug for HttpState {
         f.debug_struct("HttpState")
             .field("options", &self.options)
             .finish_non_exhaustive()
-    }
-}
-
-impl HttpState {
-    /// Counts a request against the client's limit and, when the app it names (or the default
-    /// one) exists, against that app's. An app that does not resolve is left to the use case,
-    /// which refuses it; only real app keys ever become limiter keys.
-    pub async fn limit(
-        &self,
-        class: LimitClass,
-        ip: Option<IpAddr>,
-        requested_app: Option<&str>,
-        kinds: &[AppKind],
-    ) -> Result<(), ApiError> {
-        self.limits.check_ip(class, ip)?;
-        if let Ok(app) = self.wxauth.apps().resolve(requested_app, kinds).await {
-            self.limits.check_app(class, app.key.as_str())?;
-        }
-        Ok(())
     }
 }

@@ -7,12 +7,13 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 use wxauth_core::RepoError;
-use wxauth_domain::Timestamp;
+use wxauth_domain::{AppId, Timestamp};
 
 use crate::cipher::{Purpose, SecretCipher};
-use crate::convert::{db_err, from_db, to_db};
+use crate::convert::{from_db, to_db};
 use crate::database::Database;
 use crate::entities::wechat_access_tokens::{self, Column};
+use crate::errors::db_err;
 
 #[derive(Debug, Clone)]
 pub struct AccessTokenCache {
@@ -25,9 +26,12 @@ impl AccessTokenCache {
         Self { db, cipher }
     }
 
-    pub async fn load(&self, app_id: i64) -> Result<Option<(SecretString, Timestamp)>, RepoError> {
+    pub async fn load(
+        &self,
+        app_id: AppId,
+    ) -> Result<Option<(SecretString, Timestamp)>, RepoError> {
         let row = wechat_access_tokens::Entity::find()
-            .filter(Column::AppId.eq(app_id))
+            .filter(Column::AppId.eq(app_id.0))
             .one(&self.db.read)
             .await
             .map_err(db_err)?;
@@ -36,7 +40,7 @@ impl AccessTokenCache {
         match self.cipher.decrypt(Purpose::AccessToken, &row.token_enc) {
             Ok(token) => Ok(Some((token, from_db(row.expires_at)))),
             Err(e) => {
-                tracing::warn!(app_id, error = %e, "cached access token unreadable; refetching");
+                tracing::warn!(app_id = app_id.0, error = %e, "cached access token unreadable; refetching");
                 Ok(None)
             }
         }
@@ -44,13 +48,13 @@ impl AccessTokenCache {
 
     pub async fn save(
         &self,
-        app_id: i64,
+        app_id: AppId,
         token: &SecretString,
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<(), RepoError> {
         let row = wechat_access_tokens::ActiveModel {
-            app_id: Set(app_id),
+            app_id: Set(app_id.0),
             token_enc: Set(self.cipher.encrypt(Purpose::AccessToken, token)),
             expires_at: Set(to_db(expires_at)),
             updated_at: Set(to_db(now)),

@@ -1,6 +1,5 @@
-//! Conversions between rows and domain values, and from sea-orm errors to `RepoError`.
+//! Conversions between rows and domain values.
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use wxauth_core::RepoError;
 use wxauth_domain::{
@@ -8,6 +7,7 @@ use wxauth_domain::{
 };
 
 use crate::entities::users;
+use crate::errors::corrupt;
 
 /// Stored timestamps are UTC without an offset, at microsecond precision (what PostgreSQL and
 /// MySQL `datetime(6)` keep), so a value reads back exactly as written.
@@ -21,44 +21,6 @@ pub fn to_db(t: OffsetDateTime) -> PrimitiveDateTime {
 
 pub fn from_db(t: PrimitiveDateTime) -> OffsetDateTime {
     t.assume_utc()
-}
-
-pub fn db_err(e: DbErr) -> RepoError {
-    if let Some(SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
-        return RepoError::Conflict("unique key");
-    }
-    match e {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => RepoError::Unavailable(e.to_string()),
-        // A connection the database dropped fails the query that was using it: the database
-        // is unavailable for this request (503), not broken (500). The pool replaces it.
-        DbErr::Query(RuntimeErr::SqlxError(ref inner))
-        | DbErr::Exec(RuntimeErr::SqlxError(ref inner))
-            if connection_lost(inner) =>
-        {
-            RepoError::Unavailable(e.to_string())
-        }
-        other => RepoError::Other(other.to_string()),
-    }
-}
-
-/// Whether the error means the connection (or the database behind it) went away, rather than
-/// that the statement was wrong.
-pub(crate) fn connection_lost(e: &sea_orm::sqlx::Error) -> bool {
-    use sea_orm::sqlx::Error;
-    match e {
-        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
-        // SQLSTATE class 08 (connection exception) and 57P (PostgreSQL: the server ended the
-        // session, e.g. `pg_terminate_backend` or a shutdown); 70100 is MySQL's "connection was
-        // killed".
-        Error::Database(d) => d.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57P") || code == "70100"
-        }),
-        _ => false,
-    }
-}
-
-pub fn corrupt(what: &str) -> RepoError {
-    RepoError::Other(format!("stored {what} is not valid"))
 }
 
 pub fn phone_to_db(phone: Option<&PhoneNumber>) -> (Option<String>, Option<String>) {
@@ -102,22 +64,4 @@ pub fn user(m: users::Model) -> Result<User, RepoError> {
         created_at: from_db(m.created_at),
         updated_at: from_db(m.updated_at),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lost_connection_is_unavailable_and_a_bad_statement_is_not() {
-        let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
-        let e = DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Io(lost)));
-        assert!(matches!(db_err(e), RepoError::Unavailable(_)));
-        let e = DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::PoolTimedOut));
-        assert!(matches!(db_err(e), RepoError::Unavailable(_)));
-        let e = DbErr::Query(RuntimeErr::Internal("syntax error".into()));
-        assert!(matches!(db_err(e), RepoError::Other(_)));
-        let e = DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::RowNotFound));
-        assert!(matches!(db_err(e), RepoError::Other(_)));
-    }
 }

@@ -5,10 +5,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use wxauth_core::RepoError;
 use wxauth_domain::Timestamp;
 
-use crate::convert::{db_err, to_db};
+use crate::convert::to_db;
 use crate::entities::{
     audit_log, bind_codes, oauth_states, qr_logins, refresh_tokens, wechat_events,
 };
+use crate::errors::db_err;
 use crate::store::SqlStore;
 
 /// What to keep, as cut-off instants: rows older than these go.

@@ -1,7 +1,8 @@
-//! A transaction that begins only when it must.
+//! A transaction that begins only when it must, and holds the writes whose results nothing
+//! reads until a statement or the commit takes them along.
 //!
 //! Many transactions (a returning login above all) read nothing and only write: their writes
-//! are deferred ([`crate::store::Conn`]) and, at commit, sent as ONE batch
+//! are deferred ([`crate::store::TxConn::defer`]) and, at commit, sent as ONE batch
 //! `BEGIN; …; COMMIT` on one connection. The connection is then held for a single round trip
 //! instead of one per statement plus the scheduling gaps between them, which is what bounds
 //! throughput when every write funnels through SQLite's single writer (or a pool of a few
@@ -15,12 +16,17 @@ use sea_orm::{
 };
 use tokio::sync::OnceCell;
 use wxauth_core::RepoError;
+use wxauth_core::ports::RepoResult;
 
+use crate::errors::{db_err, sqlx_err};
+use crate::store::Backing;
 use crate::write_queue::WriteQueue;
 
 pub(crate) struct LazyTx {
     pool: DatabaseConnection,
     tx: OnceCell<DatabaseTransaction>,
+    /// Writes not sent yet, in order.
+    pending: Vec<String>,
     /// SQLite's group-commit writer, for transactions that only write.
     queue: Option<WriteQueue>,
 }
@@ -30,6 +36,7 @@ impl LazyTx {
         Self {
             pool,
             tx: OnceCell::new(),
+            pending: Vec::new(),
             queue,
         }
     }
@@ -38,39 +45,54 @@ impl LazyTx {
         self.tx.get_or_try_init(|| self.pool.begin()).await
     }
 
-    /// Commits: the open transaction (with `pending` first), or — when nothing was read —
-    /// `pending` as one atomic batch.
-    pub async fn commit(self, pending: Vec<String>) -> Result<(), RepoError> {
-        match self.tx.into_inner() {
+    pub(crate) fn defer(&mut self, sql: String) {
+        self.pending.push(sql);
+    }
+
+    /// Commits: the open transaction (with the pending writes first), or — when nothing was
+    /// read — the pending writes as one atomic batch.
+    pub async fn commit(self) -> Result<(), RepoError> {
+        let Self {
+            pool,
+            tx,
+            pending,
+            queue,
+        } = self;
+        match tx.into_inner() {
             Some(tx) => {
                 if !pending.is_empty() {
                     tx.execute_unprepared(&pending.join(";\n"))
                         .await
-                        .map_err(crate::convert::db_err)?;
+                        .map_err(db_err)?;
                 }
-                tx.commit().await.map_err(crate::convert::db_err)
+                tx.commit().await.map_err(db_err)
             }
             None if pending.is_empty() => Ok(()),
-            None => match &self.queue {
+            None => match &queue {
                 Some(queue) => queue.commit(pending).await,
-                None => commit_batch(&self.pool, &pending).await,
+                None => commit_batch(&pool, &pending).await,
             },
         }
     }
 
     pub async fn rollback(self) -> Result<(), RepoError> {
         match self.tx.into_inner() {
-            Some(tx) => tx.rollback().await.map_err(crate::convert::db_err),
+            Some(tx) => tx.rollback().await.map_err(db_err),
             None => Ok(()),
         }
     }
 }
 
-pub(crate) fn sqlx_err(e: sqlx::Error) -> RepoError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict("unique key"),
-        _ if crate::convert::connection_lost(&e) => RepoError::Unavailable(e.to_string()),
-        _ => RepoError::Other(e.to_string()),
+#[async_trait]
+impl Backing for LazyTx {
+    async fn sync(&mut self) -> RepoResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = self.pending.join(";\n");
+        self.pending.clear();
+        self.execute_unprepared(&batch).await.map_err(db_err)?;
+        Ok(())
     }
 }
 

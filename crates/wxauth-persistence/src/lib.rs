@@ -10,6 +10,7 @@ pub mod cipher;
 mod convert;
 pub mod database;
 pub mod entities;
+mod errors;
 pub mod housekeeping;
 mod lazy_tx;
 mod repo;

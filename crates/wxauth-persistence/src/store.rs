@@ -1,5 +1,11 @@
-//! [`SqlStore`]: the store port on sea-orm. Every repository trait is implemented once for
-//! [`Conn`], generically over a transaction or a plain connection.
+//! [`SqlStore`]: the store port on sea-orm.
+//!
+//! A [`Conn`] is the only way the repositories reach the database, and its connection is
+//! private to this module: a repository gets it through [`Conn::synced`], which first sends
+//! every write the transaction deferred, so a read always sees the transaction's own writes.
+//! Nothing has to remember to flush. Writes whose result nothing reads go through
+//! [`TxConn::defer`]; the write traits are implemented for transactions only, so the read path
+//! cannot write at all.
 
 use std::sync::Arc;
 
@@ -8,11 +14,11 @@ use sea_orm::sea_query::{
     MysqlQueryBuilder, PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
-use wxauth_core::ports::{RepoResult, Store, StoreTx};
+use wxauth_core::ports::{Reader, RepoResult, Store, Transaction};
 
 use crate::cipher::SecretCipher;
-use crate::convert::db_err;
 use crate::database::Database;
+use crate::errors::db_err;
 use crate::lazy_tx::LazyTx;
 
 #[derive(Debug, Clone)]
@@ -35,75 +41,74 @@ impl SqlStore {
     }
 }
 
-/// A connection (or transaction) with the cipher for the secret columns.
-pub(crate) struct Conn<C> {
-    pub conn: C,
-    pub cipher: Arc<SecretCipher>,
-    /// In a transaction: writes whose outcome nothing reads (a sign-in's session-key update,
-    /// refresh token and audit entry). They travel with the next statement that needs a round
-    /// trip anyway, or with the commit, as one multi-statement batch: a returning login's three
-    /// writes cost one round trip instead of three. `None` outside transactions.
-    pub deferred: Option<Vec<String>>,
+/// What a [`Conn`] runs on: a plain connection (the read path) or a transaction that may hold
+/// deferred writes.
+#[async_trait]
+pub(crate) trait Backing: ConnectionTrait + Send + Sync {
+    /// Sends whatever writes wait, so that the next statement sees them.
+    async fn sync(&mut self) -> RepoResult<()>;
 }
 
-impl<C: Db> Conn<C> {
-    /// Sends the deferred writes. Every operation that reads, or whose result is read, calls
-    /// this first, so a transaction always sees its own writes.
-    pub(crate) async fn flush(&mut self) -> RepoResult<()> {
-        if let Some(pending) = &mut self.deferred
-            && !pending.is_empty()
-        {
-            let batch = pending.join(";\n");
-            pending.clear();
-            self.conn.execute_unprepared(&batch).await.map_err(db_err)?;
-        }
+#[async_trait]
+impl Backing for DatabaseConnection {
+    async fn sync(&mut self) -> RepoResult<()> {
         Ok(())
     }
+}
 
-    /// Runs a write now, or (in a transaction) defers it to the next flush. Deferred statements
-    /// are rendered with their values inline, escaped by sea-query's builder for the backend:
-    /// a multi-statement batch cannot carry bind parameters.
-    pub(crate) async fn write<S: QueryStatementWriter + sea_orm::StatementBuilder>(
-        &mut self,
-        statement: S,
-    ) -> RepoResult<()> {
-        let backend = self.conn.get_database_backend();
-        match &mut self.deferred {
-            Some(pending) => {
-                pending.push(match backend {
-                    DbBackend::Sqlite => statement.to_string(SqliteQueryBuilder),
-                    DbBackend::Postgres => statement.to_string(PostgresQueryBuilder),
-                    DbBackend::MySql => statement.to_string(MysqlQueryBuilder),
-                });
-                Ok(())
-            }
-            None => {
-                self.conn
-                    .execute(backend.build(&statement))
-                    .await
-                    .map_err(db_err)?;
-                Ok(())
-            }
-        }
+/// A connection (or transaction) with the cipher for the secret columns.
+pub(crate) struct Conn<C> {
+    conn: C,
+    cipher: Arc<SecretCipher>,
+}
+
+/// The read path: statements on committed data, outside any transaction.
+pub(crate) type ReadConn = Conn<DatabaseConnection>;
+/// A read-write transaction.
+pub(crate) type TxConn = Conn<LazyTx>;
+
+impl<C: Backing> Conn<C> {
+    /// The connection, once every deferred write has been sent.
+    pub(crate) async fn synced(&mut self) -> RepoResult<&C> {
+        self.conn.sync().await?;
+        Ok(&self.conn)
+    }
+
+    pub(crate) fn cipher(&self) -> &SecretCipher {
+        &self.cipher
+    }
+}
+
+impl TxConn {
+    /// Defers a write whose result nothing reads. It travels with the next statement that
+    /// needs a round trip anyway, or with the commit, as one multi-statement batch: a
+    /// returning login's three writes cost one round trip instead of three. Deferred
+    /// statements are rendered with their values inline, escaped by sea-query's builder for
+    /// the backend: a multi-statement batch cannot carry bind parameters.
+    pub(crate) fn defer<S: QueryStatementWriter>(&mut self, statement: S) {
+        let sql = match self.conn.get_database_backend() {
+            DbBackend::Sqlite => statement.to_string(SqliteQueryBuilder),
+            DbBackend::Postgres => statement.to_string(PostgresQueryBuilder),
+            DbBackend::MySql => statement.to_string(MysqlQueryBuilder),
+        };
+        self.conn.defer(sql);
     }
 }
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn begin(&self) -> RepoResult<Box<dyn StoreTx>> {
-        Ok(Box::new(Conn {
-            conn: LazyTx::new(self.db.write.clone(), self.db.write_queue.clone()),
-            cipher: self.cipher.clone(),
-            deferred: Some(Vec::new()),
-        }))
-    }
-
-    fn read(&self) -> Box<dyn StoreTx> {
-        Box::new(Conn {
+    fn read(&self) -> Box<dyn Reader> {
+        Box::new(ReadConn {
             conn: self.db.read.clone(),
             cipher: self.cipher.clone(),
-            deferred: None,
         })
+    }
+
+    async fn begin(&self) -> RepoResult<Box<dyn Transaction>> {
+        Ok(Box::new(TxConn {
+            conn: LazyTx::new(self.db.write.clone(), self.db.write_queue.clone()),
+            cipher: self.cipher.clone(),
+        }))
     }
 
     async fn ping(&self) -> RepoResult<()> {
@@ -113,29 +118,12 @@ impl Store for SqlStore {
 }
 
 #[async_trait]
-impl StoreTx for Conn<LazyTx> {
+impl Transaction for TxConn {
     async fn commit(self: Box<Self>) -> RepoResult<()> {
-        let Conn { conn, deferred, .. } = *self;
-        conn.commit(deferred.unwrap_or_default()).await
+        self.conn.commit().await
     }
 
     async fn rollback(self: Box<Self>) -> RepoResult<()> {
         self.conn.rollback().await
     }
 }
-
-#[async_trait]
-impl StoreTx for Conn<DatabaseConnection> {
-    /// Outside a transaction every statement commits on its own.
-    async fn commit(self: Box<Self>) -> RepoResult<()> {
-        Ok(())
-    }
-
-    async fn rollback(self: Box<Self>) -> RepoResult<()> {
-        Ok(())
-    }
-}
-
-/// The bound every repository implementation needs.
-pub(crate) trait Db: ConnectionTrait + Send + Sync {}
-impl<C: ConnectionTrait + Send + Sync> Db for C {}

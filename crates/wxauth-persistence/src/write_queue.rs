@@ -17,7 +17,7 @@ use sea_orm::sqlx::{self, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use wxauth_core::RepoError;
 
-use crate::lazy_tx::sqlx_err;
+use crate::errors::sqlx_err;
 
 /// The most jobs one commit carries.
 const MAX_GROUP: usize = 256;
@@ -50,10 +50,10 @@ impl WriteQueue {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(Job { statements, reply })
-            .map_err(|_| RepoError::Unavailable("the SQLite writer has stopped".into()))?;
+            .map_err(|_| RepoError::unavailable("the SQLite writer has stopped"))?;
         answer
             .await
-            .map_err(|_| RepoError::Unavailable("the SQLite writer has stopped".into()))?
+            .map_err(|_| RepoError::unavailable("the SQLite writer has stopped"))?
     }
 }
 
@@ -78,7 +78,7 @@ fn savepoint(job: &Job) -> String {
 }
 
 async fn commit_group(pool: &SqlitePool, jobs: &[Job]) -> Vec<Result<(), RepoError>> {
-    let all_failed = |e: RepoError| jobs.iter().map(|_| Err(clone_err(&e))).collect();
+    let all_failed = |e: RepoError| jobs.iter().map(|_| Err(e.clone())).collect();
     let mut conn = match pool.acquire().await {
         Ok(conn) => conn,
         Err(e) => return all_failed(sqlx_err(e)),
@@ -127,14 +127,6 @@ async fn commit_group(pool: &SqlitePool, jobs: &[Job]) -> Vec<Result<(), RepoErr
         return all_failed(sqlx_err(e));
     }
     results
-}
-
-fn clone_err(e: &RepoError) -> RepoError {
-    match e {
-        RepoError::Conflict(what) => RepoError::Conflict(what),
-        RepoError::Unavailable(m) => RepoError::Unavailable(m.clone()),
-        RepoError::Other(m) => RepoError::Other(m.clone()),
-    }
 }
 
 #[cfg(test)]

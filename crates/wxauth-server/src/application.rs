@@ -9,8 +9,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use wxauth_core::Wxauth;
 use wxauth_core::ports::SystemClock;
+use wxauth_core::{Ports, Wxauth};
 use wxauth_http::metrics::PoolStats;
 use wxauth_http::{HttpOptions, HttpState, Metrics, RateLimits};
 use wxauth_persistence::{AccessTokenCache, Database, DatabaseConfig, SecretCipher, SqlStore};
@@ -25,6 +25,7 @@ pub struct Components {
     pub store: SqlStore,
     pub wxauth: Arc<Wxauth>,
     pub metrics: Arc<Metrics>,
+    pub limits: Arc<RateLimits>,
 }
 
 impl Components {
@@ -69,12 +70,17 @@ impl Components {
             AccessTokenCache::new(db.clone(), cipher.clone()),
             metrics.clone(),
         )?);
+        let limits = Arc::new(RateLimits::new(&config.rate_limits));
         let wxauth = Arc::new(Wxauth::new(
-            Arc::new(store.clone()),
-            gateway.clone(),
-            gateway,
-            Arc::new(signer),
-            Arc::new(SystemClock),
+            Ports {
+                store: Arc::new(store.clone()),
+                wechat: gateway.clone(),
+                crypto: gateway,
+                signer: Arc::new(signer),
+                clock: Arc::new(SystemClock),
+                limiter: limits.clone(),
+                telemetry: metrics.clone(),
+            },
             config.settings()?,
         ));
         if sync_apps {
@@ -92,6 +98,7 @@ impl Components {
             store,
             wxauth,
             metrics,
+            limits,
         })
     }
 }
@@ -142,15 +149,15 @@ impl Application {
             wxauth,
             metrics,
             store,
+            limits,
         } = components;
         let listener = TcpListener::bind(config.server.listen)
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(HttpState {
-            wxauth: wxauth.clone(),
+        let state = web::Data::new(HttpState::new(
+            wxauth.clone(),
             metrics,
-            limits: RateLimits::new(&config.rate_limits),
-            options: HttpOptions {
+            HttpOptions {
                 trust_forwarded_for: config.server.trust_forwarded_for,
                 compat_routes: config.server.compat_routes,
                 swagger_ui: config.server.swagger_ui,
@@ -158,9 +165,9 @@ impl Application {
                 compat_mini_program_app: config.server.compat_mini_program_app.clone(),
                 compat_official_app: config.server.compat_official_app.clone(),
             },
-        });
+        ));
         let housekeeping = tokio::spawn(crate::housekeeping::run(
-            state.clone(),
+            limits,
             store,
             config.auth.audit_retention_days,
         ));

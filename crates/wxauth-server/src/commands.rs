@@ -4,8 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use wxauth_core::ports::AppDraft;
-use wxauth_domain::{AppKey, RedirectAllowList, WechatAppId, app::AppEndpoints};
+use wxauth_core::{AppDraft, AppSource, AppSpec};
 
 use crate::application::Components;
 use crate::cli::{AdminKeysCommand, AppArgs, AppKindArg, AppsCommand, KeyAlgorithm};
@@ -68,26 +67,26 @@ pub async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The command line's app, checked by the same rules as every other way of writing one.
 fn draft(args: AppArgs) -> anyhow::Result<AppDraft> {
     let kind = match args.kind {
         AppKindArg::MiniProgram => wxauth_domain::AppKind::MiniProgram,
         AppKindArg::OfficialAccount => wxauth_domain::AppKind::OfficialAccount,
         AppKindArg::Website => wxauth_domain::AppKind::Website,
     };
-    Ok(AppDraft {
-        key: AppKey::parse(args.key.as_str())?,
-        kind,
-        name: args.name.unwrap_or_else(|| args.key.clone()),
-        appid: WechatAppId::parse(args.appid.as_str())?,
-        secret: SecretString::from(args.secret),
-        registration: args.registration.parse()?,
-        redirect_allow_list: RedirectAllowList::parse_all(&args.redirect_allow)?,
+    let spec = AppSpec {
+        key: args.key,
+        kind: kind.as_str().to_owned(),
+        name: args.name,
+        appid: args.appid,
+        secret: Some(SecretString::from(args.secret)),
+        registration: Some(args.registration),
+        redirect_allow_list: args.redirect_allow,
         event_token: args.event_token.map(SecretString::from),
         encoding_aes_key: args.encoding_aes_key.map(SecretString::from),
-        endpoints: AppEndpoints::default(),
-        enabled: true,
-        source: "admin",
-    })
+        ..Default::default()
+    };
+    Ok(AppDraft::parse(spec, None, AppSource::Admin)?)
 }
 
 pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> anyhow::Result<()> {

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use actix_web::web;
-use wxauth_http::HttpState;
+use std::sync::Arc;
+
+use wxauth_http::RateLimits;
 use wxauth_persistence::{Retention, SqlStore};
 
 const RATE_LIMIT_SWEEP: Duration = Duration::from_secs(60);
@@ -17,7 +18,7 @@ const EVENT_KEY_TTL: time::Duration = time::Duration::days(1);
 /// Expired bind codes, OAuth states and QR logins stay a day, for support questions.
 const ONE_TIME_CODE_GRACE: time::Duration = time::Duration::days(1);
 
-pub async fn run(state: web::Data<HttpState>, store: SqlStore, audit_retention_days: u32) {
+pub async fn run(limits: Arc<RateLimits>, store: SqlStore, audit_retention_days: u32) {
     let mut ticks = 0u32;
     // The first sweep waits a full period: nothing is stale at start-up.
     let start = tokio::time::Instant::now() + RATE_LIMIT_SWEEP;
@@ -25,7 +26,7 @@ pub async fn run(state: web::Data<HttpState>, store: SqlStore, audit_retention_d
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        state.limits.housekeeping();
+        limits.housekeeping();
         ticks = ticks.wrapping_add(1);
         if ticks % PURGE_EVERY == 1
             && let Err(e) = purge(&store, audit_retention_days).await

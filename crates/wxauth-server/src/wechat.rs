@@ -10,16 +10,15 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use wxauth_core::ports::{
     EventError, FollowerStatus, InboundEvent, InboundEventKind, MiniProgramSession, OAuthGrant,
-    OAuthProfile, OAuthScope, PushSignature, QrCode, QrCodeSpec, QrScene, VerifiedPhone, WechatApi,
-    WechatCrypto,
+    OAuthProfile, OAuthScope, PushSignature, QrCode, QrCodeSpec, QrScene, UserDataError,
+    VerifiedPhone, WechatApi, WechatCrypto,
 };
-use wxauth_core::{CoreError, UpstreamError};
-use wxauth_domain::{App, OpenId, PhoneNumber};
+use wxauth_core::{Cause, UpstreamError};
+use wxauth_domain::{App, AppId, BaseUrl, OpenId, PhoneNumber};
 use wxauth_http::Metrics;
 use wxauth_persistence::AccessTokenCache;
 use wxauth_wechat::crypto::event::{
-    EventCipher, EventKind, parse_encrypted_envelope, parse_event, verify_msg_signature,
-    verify_url_signature,
+    EventKind, PushError, PushKeys, PushQuery, open_push, verify_server_url,
 };
 use wxauth_wechat::token::{AccessTokenManager, StoreError, StoredToken, TokenStore};
 use wxauth_wechat::{
@@ -55,7 +54,7 @@ impl CallObserver for MetricsObserver {
 /// The database-backed token store of one app.
 struct DbTokenStore {
     cache: AccessTokenCache,
-    app_id: i64,
+    app_id: AppId,
 }
 
 #[async_trait]
@@ -95,7 +94,7 @@ pub struct WechatGateway {
     cache: AccessTokenCache,
     refresh_margin: Duration,
     /// Per app id: the app's secret when the manager was made (a changed secret makes a new one).
-    managers: Mutex<HashMap<i64, (String, AccessTokenManager)>>,
+    managers: Mutex<HashMap<AppId, (String, AccessTokenManager)>>,
 }
 
 impl WechatGateway {
@@ -119,10 +118,9 @@ impl WechatGateway {
     }
 
     fn endpoints(&self, app: &App) -> Result<Endpoints, UpstreamError> {
-        let pick = |own: &Option<String>, default: &str| {
-            let s = own.as_deref().unwrap_or(default);
-            url::Url::parse(s)
-                .map_err(|_| UpstreamError::Unavailable(format!("bad WeChat base URL {s}")))
+        let pick = |own: &Option<BaseUrl>, default: &str| match own {
+            Some(url) => Ok(url.url().clone()),
+            None => url::Url::parse(default).map_err(|e| UpstreamError::Unavailable(Cause::new(e))),
         };
         Ok(Endpoints {
             api_base: pick(&app.endpoints.api_base_url, &self.defaults.api_base_url)?,
@@ -171,16 +169,14 @@ fn upstream(e: WechatError) -> UpstreamError {
                 UpstreamError::RateLimited
             }
             errcode::HIGH_RISK_USER => UpstreamError::RiskBlocked,
-            errcode::SYSTEM_BUSY => {
-                UpstreamError::Unavailable("WeChat is busy (errcode -1)".into())
-            }
+            errcode::SYSTEM_BUSY => UpstreamError::Unavailable(Cause::new(e)),
             other => UpstreamError::Rejected {
                 errcode: other,
                 errmsg: errmsg.clone(),
             },
         },
         WechatError::Timeout => UpstreamError::Timeout,
-        other => UpstreamError::Unavailable(other.to_string()),
+        _ => UpstreamError::Unavailable(Cause::new(e)),
     }
 }
 
@@ -218,10 +214,8 @@ impl WechatApi for WechatGateway {
             })
             .await
             .map_err(upstream)?;
-        let phone =
-            PhoneNumber::from_parts(&info.country_code, &info.pure_phone_number).map_err(|e| {
-                UpstreamError::Unavailable(format!("WeChat returned an unusable phone number: {e}"))
-            })?;
+        let phone = PhoneNumber::from_parts(&info.country_code, &info.pure_phone_number)
+            .map_err(|e| UpstreamError::Unavailable(Cause::new(e)))?;
         Ok(VerifiedPhone {
             phone,
             phone_number: info.phone_number,
@@ -350,6 +344,16 @@ impl WechatApi for WechatGateway {
     }
 }
 
+fn push_query(sig: &PushSignature) -> PushQuery<'_> {
+    PushQuery {
+        signature: &sig.signature,
+        timestamp: &sig.timestamp,
+        nonce: &sig.nonce,
+        encrypt_type: sig.encrypt_type.as_deref(),
+        msg_signature: sig.msg_signature.as_deref(),
+    }
+}
+
 impl WechatCrypto for WechatGateway {
     fn decrypt_user_data(
         &self,
@@ -357,11 +361,11 @@ impl WechatCrypto for WechatGateway {
         session_key: &SecretString,
         encrypted_data: &str,
         iv: &str,
-    ) -> Result<serde_json::Value, CoreError> {
+    ) -> Result<serde_json::Value, UserDataError> {
         let data = wxauth_wechat::crypto::decrypt_user_data(session_key, encrypted_data, iv)
-            .map_err(|_| CoreError::DecryptFailed)?;
+            .map_err(|_| UserDataError::Undecryptable)?;
         wxauth_wechat::crypto::check_watermark(&data, &app.appid)
-            .map_err(|_| CoreError::WatermarkMismatch)?;
+            .map_err(|_| UserDataError::WrongApp)?;
         Ok(data)
     }
 
@@ -371,7 +375,7 @@ impl WechatCrypto for WechatGateway {
 
     fn verify_url(&self, app: &App, sig: &PushSignature) -> Result<(), EventError> {
         let token = app.event_token.as_ref().ok_or(EventError::NotConfigured)?;
-        if verify_url_signature(token, &sig.timestamp, &sig.nonce, &sig.signature) {
+        if verify_server_url(token, &push_query(sig)) {
             Ok(())
         } else {
             Err(EventError::BadSignature)
@@ -385,31 +389,18 @@ impl WechatCrypto for WechatGateway {
         body: &[u8],
     ) -> Result<InboundEvent, EventError> {
         let token = app.event_token.as_ref().ok_or(EventError::NotConfigured)?;
-        let xml =
-            std::str::from_utf8(body).map_err(|_| EventError::Malformed("not UTF-8".into()))?;
-        let plain = if sig.encrypt_type.as_deref() == Some("aes") {
-            let key = app
+        let keys = PushKeys {
+            token,
+            safe_mode: app
                 .encoding_aes_key
                 .as_ref()
-                .ok_or(EventError::NotConfigured)?;
-            let envelope =
-                parse_encrypted_envelope(xml).map_err(|e| EventError::Malformed(e.to_string()))?;
-            let given = sig.msg_signature.as_deref().unwrap_or_default();
-            if !verify_msg_signature(token, &sig.timestamp, &sig.nonce, &envelope.encrypt, given) {
-                return Err(EventError::BadSignature);
-            }
-            let cipher = EventCipher::new(key, &app.appid)
-                .map_err(|e| EventError::Malformed(e.to_string()))?;
-            cipher
-                .decrypt(&envelope.encrypt)
-                .map_err(|e| EventError::Malformed(e.to_string()))?
-        } else {
-            if !verify_url_signature(token, &sig.timestamp, &sig.nonce, &sig.signature) {
-                return Err(EventError::BadSignature);
-            }
-            xml.to_owned()
+                .map(|key| (key.secret(), &app.appid)),
         };
-        let event = parse_event(&plain).map_err(|e| EventError::Malformed(e.to_string()))?;
+        let event = open_push(&keys, &push_query(sig), body).map_err(|e| match e {
+            PushError::BadSignature => EventError::BadSignature,
+            PushError::NoAesKey => EventError::NotConfigured,
+            PushError::Malformed(reason) => EventError::Malformed(reason),
+        })?;
         let kind = match &event.event {
             Some(EventKind::Subscribe) => InboundEventKind::Subscribe,
             Some(EventKind::Unsubscribe) => InboundEventKind::Unsubscribe,
@@ -419,25 +410,12 @@ impl WechatCrypto for WechatGateway {
         };
         Ok(InboundEvent {
             scene: event.scene().map(str::to_owned),
-            ticket: event.ticket.clone(),
-            // WeChat's advice (FromUserName + CreateTime) would merge two different events one
-            // user triggers within a second (a follow, then a scan); retries repeat all of these.
-            dedupe_key: match event.msg_id {
-                Some(_) => event.dedup_key(),
-                None => format!(
-                    "{}:{}:{}",
-                    event.dedup_key(),
-                    event
-                        .event
-                        .as_ref()
-                        .map(|e| format!("{e:?}"))
-                        .unwrap_or_default(),
-                    event.event_key.as_deref().unwrap_or_default()
-                ),
-            },
-            openid: event.from_user_name.clone(),
+            openid: event.from_user_name,
             create_time: event.create_time,
+            msg_id: event.msg_id,
             kind,
+            event_key: event.event_key,
+            ticket: event.ticket,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! A WeChat server-API simulator, written from `docs/wechat-api.md` (the shared protocol contract),
+//! A WeChat server-API simulator, written from `docs/wechat-protocol.md` (the repository's protocol notes),
 //! quirks included: success bodies without `errcode`, errors with HTTP 200, `text/plain` JSON from
 //! `jscode2session`, single-use codes, stable versus plain access tokens, `qrscene_` prefixes,
 //! safe-mode event encryption with 32-byte PKCS#7 blocks.

@@ -11,6 +11,11 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
+    PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
@@ -83,7 +88,7 @@ pub enum JwtConfigError {
 
 struct PublicKey {
     decoding: DecodingKey,
-    jwk: serde_json::Value,
+    jwk: Jwk,
 }
 
 pub struct JwtSigner {
@@ -168,7 +173,8 @@ impl JwtSigner {
                     jwk_list.push(public.jwk);
                 }
                 let (encoding, kid) = signing.ok_or(JwtConfigError::NoSigningKey(alg))?;
-                let jwks = serde_json::json!({ "keys": jwk_list });
+                let jwks = serde_json::to_value(JwkSet { keys: jwk_list })
+                    .map_err(|e| bad_key(&kid, e))?;
                 (encoding, Some(kid), decoding, Some(jwks))
             }
         };
@@ -208,13 +214,13 @@ fn public_key(alg: SigningAlgorithm, key: &KeyConfig) -> Result<PublicKey, JwtCo
             let (Some(x), Some(y)) = (point.x(), point.y()) else {
                 return Err(bad_key(kid, "not a valid P-256 point"));
             };
-            let (x, y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
-            let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| bad_key(kid, e))?;
-            let jwk = serde_json::json!({
-                "kty": "EC", "crv": "P-256", "x": x, "y": y,
-                "kid": kid, "alg": "ES256", "use": "sig",
+            let params = AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P256,
+                x: URL_SAFE_NO_PAD.encode(x),
+                y: URL_SAFE_NO_PAD.encode(y),
             });
-            Ok(PublicKey { decoding, jwk })
+            verification_key(kid, KeyAlgorithm::ES256, params)
         }
         SigningAlgorithm::EdDSA => {
             let public = match (&private, &key.public_key_pem) {
@@ -225,16 +231,35 @@ fn public_key(alg: SigningAlgorithm, key: &KeyConfig) -> Result<PublicKey, JwtCo
                     .map_err(|e| bad_key(kid, format!("public key: {e}")))?,
                 (None, None) => return Err(bad_key(kid, "needs a private or public key")),
             };
-            let x = URL_SAFE_NO_PAD.encode(public.as_bytes());
-            let decoding = DecodingKey::from_ed_components(&x).map_err(|e| bad_key(kid, e))?;
-            let jwk = serde_json::json!({
-                "kty": "OKP", "crv": "Ed25519", "x": x,
-                "kid": kid, "alg": "EdDSA", "use": "sig",
+            let params = AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x: URL_SAFE_NO_PAD.encode(public.as_bytes()),
             });
-            Ok(PublicKey { decoding, jwk })
+            verification_key(kid, KeyAlgorithm::EdDSA, params)
         }
         SigningAlgorithm::HS256 => Err(bad_key(kid, "HS256 uses jwt.secret, not keys")),
     }
+}
+
+/// The JWK of a public key, and the verification key made from that very JWK: what the JWK Set
+/// publishes is what verification uses.
+fn verification_key(
+    kid: &str,
+    alg: KeyAlgorithm,
+    params: AlgorithmParameters,
+) -> Result<PublicKey, JwtConfigError> {
+    let jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(alg),
+            key_id: Some(kid.to_owned()),
+            ..Default::default()
+        },
+        algorithm: params,
+    };
+    let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| bad_key(kid, e))?;
+    Ok(PublicKey { decoding, jwk })
 }
 
 impl AccessTokenSigner for JwtSigner {

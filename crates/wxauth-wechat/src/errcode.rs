@@ -1,7 +1,7 @@
 //! WeChat's errcodes that this client and its callers meet, named.
 //!
-//! Every errcode listed in wxauth's protocol notes (`docs/wechat-api.md`) is here, so callers
-//! match on names rather than magic numbers.
+//! The errcodes of wxauth's protocol notes (`docs/wechat-protocol.md`) that the client or its
+//! callers act on are here, so callers match on names rather than magic numbers.
 
 /// System busy: retry after a short backoff.
 pub const SYSTEM_BUSY: i64 = -1;

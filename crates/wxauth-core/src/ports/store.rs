@@ -1,102 +1,105 @@
-//! The store: a unit of work over wxauth's tables.
+//! The store: wxauth's tables, as two kinds of handle.
 //!
-//! A use case opens one [`StoreTx`] with [`Store::begin`], does all its reads and writes in it
-//! and commits, so a login is one transaction. [`Store::read`] gives the same operations outside
-//! a transaction for read-only paths (on SQLite, a pool of read-only connections).
-//! Dropping a transaction without committing rolls it back.
+//! - A [`Reader`] ([`Store::read`]) runs single read-only statements on committed data, outside
+//!   any transaction: the read path of `/me`, sign-in lookups, admin listings. It cannot write,
+//!   commit or roll back; the types say so.
+//! - A [`Transaction`] ([`Store::begin`]) reads and writes in one unit of work that commits or
+//!   rolls back as a whole. Its reads see its own earlier writes, whatever the adapter does to
+//!   batch them (the SQL store defers writes nothing reads, and sends them before the next read).
+//!
+//! Every repository comes as a pair of traits, `…Reads` and `…Writes`; a reader implements the
+//! reads, a transaction both. Failures are [`RepoError`]s only: the ports know nothing of the
+//! use cases' errors.
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use wxauth_domain::{
-    App, AppKey, AppKind, AvatarUrl, Nickname, OpenId, PhoneNumber, PublicUserId,
-    RedirectAllowList, RegistrationPolicy, Timestamp, UnionId, User, UserId, UserStatus,
-    WechatAppId, app::AppEndpoints,
+    App, AppId, AppKey, AvatarUrl, IdentityId, Nickname, OpenId, PhoneNumber, PublicUserId,
+    Timestamp, UnionId, User, UserId, UserStatus,
 };
 
+pub use crate::apps::AppDraft;
 use crate::error::RepoError;
 
 pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Read-only statements on committed data.
+    fn read(&self) -> Box<dyn Reader>;
     /// Starts a read-write transaction.
-    async fn begin(&self) -> RepoResult<Box<dyn StoreTx>>;
-    /// Statements outside any transaction, for read-only paths.
-    fn read(&self) -> Box<dyn StoreTx>;
+    async fn begin(&self) -> RepoResult<Box<dyn Transaction>>;
     /// Whether the database answers (readiness probe).
     async fn ping(&self) -> RepoResult<()>;
 }
 
-#[async_trait]
-pub trait StoreTx:
-    AppRepo
-    + UserRepo
-    + SessionRepo
-    + BindCodeRepo
-    + OAuthStateRepo
-    + OfficialRepo
-    + AuditRepo
-    + AdminKeyRepo
+/// Every read.
+pub trait Reader:
+    AppReads
+    + UserReads
+    + SessionReads
+    + BindCodeReads
+    + OAuthStateReads
+    + OfficialReads
+    + AuditReads
+    + AdminKeyReads
     + Send
 {
-    async fn commit(self: Box<Self>) -> RepoResult<()>;
-    /// Ends the transaction without its changes. Use cases call it on every failure rather
-    /// than leaving the rollback to `Drop`, which on MySQL can leave the transaction (and its
-    /// locks) open on a pooled connection until that connection is next used.
-    async fn rollback(self: Box<Self>) -> RepoResult<()>;
 }
 
-/// Commits on success, rolls back on failure.
-pub async fn finish<T>(
-    tx: Box<dyn StoreTx>,
-    result: Result<T, crate::CoreError>,
-) -> Result<T, crate::CoreError> {
-    match result {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(error = %rollback, "rollback failed; the connection will be discarded");
-            }
-            Err(e)
-        }
-    }
+impl<T> Reader for T where
+    T: AppReads
+        + UserReads
+        + SessionReads
+        + BindCodeReads
+        + OAuthStateReads
+        + OfficialReads
+        + AuditReads
+        + AdminKeyReads
+        + Send
+        + ?Sized
+{
+}
+
+/// Every read and every write, in one unit of work.
+#[async_trait]
+pub trait Transaction:
+    Reader
+    + AppWrites
+    + UserWrites
+    + SessionWrites
+    + BindCodeWrites
+    + OAuthStateWrites
+    + OfficialWrites
+    + AuditWrites
+    + AdminKeyWrites
+{
+    /// Makes every write of the transaction durable, or none of them. A write the adapter
+    /// deferred may fail here, with the error it would have had (a unique key, say).
+    async fn commit(self: Box<Self>) -> RepoResult<()>;
+    /// Ends the transaction without its changes. Callers use it on every failure rather than
+    /// leaving the rollback to `Drop`, which on MySQL can leave the transaction (and its locks)
+    /// open on a pooled connection until that connection is next used.
+    async fn rollback(self: Box<Self>) -> RepoResult<()>;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Apps
 
-/// An app as written by configuration or the admin API. Secrets are plaintext here; the store
-/// encrypts them at rest.
-#[derive(Debug, Clone)]
-pub struct AppDraft {
-    pub key: AppKey,
-    pub kind: AppKind,
-    pub name: String,
-    pub appid: WechatAppId,
-    pub secret: SecretString,
-    pub registration: RegistrationPolicy,
-    pub redirect_allow_list: RedirectAllowList,
-    pub event_token: Option<SecretString>,
-    pub encoding_aes_key: Option<SecretString>,
-    pub endpoints: AppEndpoints,
-    pub enabled: bool,
-    /// `config` or `admin`: who owns the app's definition.
-    pub source: &'static str,
+#[async_trait]
+pub trait AppReads: Send {
+    async fn app_by_key(&mut self, key: &AppKey) -> RepoResult<Option<App>>;
+    async fn app_by_id(&mut self, id: AppId) -> RepoResult<Option<App>>;
+    async fn list_apps(&mut self) -> RepoResult<Vec<App>>;
+    /// Whether any WeChat identity is bound to the app (deleting it would orphan them).
+    async fn app_has_identities(&mut self, app: AppId) -> RepoResult<bool>;
 }
 
 #[async_trait]
-pub trait AppRepo: Send {
-    async fn app_by_key(&mut self, key: &AppKey) -> RepoResult<Option<App>>;
-    async fn app_by_id(&mut self, id: i64) -> RepoResult<Option<App>>;
-    async fn list_apps(&mut self) -> RepoResult<Vec<App>>;
+pub trait AppWrites: Send {
     /// Inserts the app, or replaces every field of the app with the same key.
     async fn upsert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<App>;
     async fn delete_app(&mut self, key: &AppKey) -> RepoResult<bool>;
-    /// Whether any WeChat identity is bound to the app (deleting it would orphan them).
-    async fn app_has_identities(&mut self, app_id: i64) -> RepoResult<bool>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -104,9 +107,9 @@ pub trait AppRepo: Send {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityRecord {
-    pub id: i64,
+    pub id: IdentityId,
     pub user_id: UserId,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub openid: OpenId,
     pub unionid: Option<UnionId>,
     pub created_at: Timestamp,
@@ -132,7 +135,7 @@ pub enum UserRef {
 #[derive(Debug, Clone)]
 pub struct NewIdentity {
     pub user: UserRef,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub openid: OpenId,
     pub unionid: Option<UnionId>,
     pub session_key: Option<SecretString>,
@@ -152,21 +155,26 @@ impl ProfileChange {
     }
 }
 
+/// What an admin's user search matches. The use case parses the search text once; the store
+/// only compares.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
-    /// Matches the public id, openid, unionid, phone (exact) or nickname (substring).
-    pub search: Option<String>,
+    /// The text as typed: matched against public ids, openids and unionids exactly, and as a
+    /// substring of nicknames.
+    pub text: Option<String>,
+    /// The text read as a phone number, when it is one.
+    pub phone: Option<PhoneNumber>,
     pub status: Option<UserStatus>,
     pub offset: u64,
     pub limit: u64,
 }
 
 #[async_trait]
-pub trait UserRepo: Send {
+pub trait UserReads: Send {
     /// The identity of `openid` in the app, with its user: the hot path of every returning login.
     async fn identity_with_user(
         &mut self,
-        app_id: i64,
+        app: AppId,
         openid: &OpenId,
     ) -> RepoResult<Option<(IdentityRecord, User)>>;
     /// Any user that has an identity with this unionid (in any app of the open platform).
@@ -174,30 +182,36 @@ pub trait UserRepo: Send {
     async fn user_by_phone(&mut self, phone: &PhoneNumber) -> RepoResult<Option<User>>;
     async fn user_by_id(&mut self, id: UserId) -> RepoResult<Option<User>>;
     async fn user_by_public_id(&mut self, id: &PublicUserId) -> RepoResult<Option<User>>;
+    /// The user's identities, oldest first.
     async fn identities_of(&mut self, user: UserId) -> RepoResult<Vec<IdentityRecord>>;
-    /// A user with their identities, in one query (the hot path of `GET /me`).
+    /// A user with their identities (oldest first), in one query: the hot path of `GET /me`.
     async fn account_of(
         &mut self,
         id: &PublicUserId,
     ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>>;
     async fn list_users(&mut self, query: &UserQuery) -> RepoResult<(Vec<User>, u64)>;
+    /// The session key of the user's identity in the app that signed in most recently (an
+    /// account may hold several WeChat users of one Mini Program).
+    async fn session_key(&mut self, user: UserId, app: AppId) -> RepoResult<Option<SecretString>>;
+}
 
+#[async_trait]
+pub trait UserWrites: Send {
     /// Fails with [`RepoError::Conflict`] when the phone number is taken. The store may defer
     /// the write (and so the failure) to the commit; refer to the user by [`UserRef::Public`]
     /// until then.
     async fn insert_user(&mut self, user: &NewUser, now: Timestamp) -> RepoResult<()>;
-    /// Fails with [`RepoError::Conflict`] when the openid is bound already, or the user already
-    /// has an identity in the app (possibly at the commit).
+    /// Fails with [`RepoError::Conflict`] when the openid is bound already (possibly at the
+    /// commit). An account may hold several identities of one app.
     async fn insert_identity(&mut self, identity: &NewIdentity, now: Timestamp) -> RepoResult<()>;
     /// Records a sign-in: replaces the session key, fills in a unionid that was missing.
     async fn record_sign_in(
         &mut self,
-        identity_id: i64,
+        identity: IdentityId,
         session_key: Option<&SecretString>,
         unionid: Option<&UnionId>,
         now: Timestamp,
     ) -> RepoResult<()>;
-    async fn session_key(&mut self, user: UserId, app_id: i64) -> RepoResult<Option<SecretString>>;
     /// Fails with [`RepoError::Conflict`] when the new phone number is taken.
     async fn update_profile(
         &mut self,
@@ -211,8 +225,8 @@ pub trait UserRepo: Send {
         status: UserStatus,
         now: Timestamp,
     ) -> RepoResult<bool>;
-    async fn delete_identity(&mut self, user: UserId, app_id: i64) -> RepoResult<bool>;
-    /// Deletes the user with its identities, sessions and bind codes.
+    async fn delete_identity(&mut self, identity: IdentityId) -> RepoResult<bool>;
+    /// Deletes the user with their identities, sessions and bind codes.
     async fn delete_user(&mut self, user: UserId) -> RepoResult<bool>;
 }
 
@@ -221,12 +235,12 @@ pub trait UserRepo: Send {
 
 #[derive(Debug, Clone)]
 pub struct NewRefreshToken {
-    /// SHA-256 of the token; the token itself is never stored.
+    /// What the store finds the token by; the token itself is never stored.
     pub token_hash: String,
     /// The session: every rotation of one sign-in shares it.
     pub family: String,
     pub user: UserRef,
-    pub app_id: Option<i64>,
+    pub app_id: Option<AppId>,
     pub expires_at: Timestamp,
 }
 
@@ -235,21 +249,25 @@ pub struct RefreshTokenRecord {
     pub id: i64,
     pub family: String,
     pub user_id: UserId,
-    pub app_id: Option<i64>,
+    pub app_id: Option<AppId>,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
 }
 
 #[async_trait]
-pub trait SessionRepo: Send {
+pub trait SessionReads: Send {
+    async fn refresh_token_by_hash(&mut self, hash: &str)
+    -> RepoResult<Option<RefreshTokenRecord>>;
+}
+
+#[async_trait]
+pub trait SessionWrites: Send {
     async fn insert_refresh_token(
         &mut self,
         token: &NewRefreshToken,
         now: Timestamp,
     ) -> RepoResult<()>;
-    async fn refresh_token_by_hash(&mut self, hash: &str)
-    -> RepoResult<Option<RefreshTokenRecord>>;
     /// Marks the token used; false when it was used or revoked meanwhile (a concurrent refresh).
     async fn mark_refresh_token_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool>;
     /// Revokes every token of the session; returns how many were still live.
@@ -263,7 +281,7 @@ pub trait SessionRepo: Send {
 #[derive(Debug, Clone)]
 pub struct NewBindCode {
     pub code_hash: String,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub openid: OpenId,
     pub unionid: Option<UnionId>,
     pub session_key: Option<SecretString>,
@@ -274,7 +292,7 @@ pub struct NewBindCode {
 #[derive(Debug, Clone)]
 pub struct BindCodeRecord {
     pub id: i64,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub openid: OpenId,
     pub unionid: Option<UnionId>,
     pub session_key: Option<SecretString>,
@@ -284,9 +302,13 @@ pub struct BindCodeRecord {
 }
 
 #[async_trait]
-pub trait BindCodeRepo: Send {
-    async fn insert_bind_code(&mut self, code: &NewBindCode, now: Timestamp) -> RepoResult<()>;
+pub trait BindCodeReads: Send {
     async fn bind_code_by_hash(&mut self, hash: &str) -> RepoResult<Option<BindCodeRecord>>;
+}
+
+#[async_trait]
+pub trait BindCodeWrites: Send {
+    async fn insert_bind_code(&mut self, code: &NewBindCode, now: Timestamp) -> RepoResult<()>;
     /// Marks the code used; false when it was used meanwhile.
     async fn mark_bind_code_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool>;
 }
@@ -297,7 +319,7 @@ pub trait BindCodeRepo: Send {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthStateRecord {
     pub id: i64,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub redirect_uri: String,
     pub callback: String,
     pub scope: String,
@@ -308,7 +330,7 @@ pub struct OAuthStateRecord {
 #[derive(Debug, Clone)]
 pub struct NewOAuthState {
     pub state_hash: String,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub redirect_uri: String,
     pub callback: String,
     pub scope: String,
@@ -316,10 +338,14 @@ pub struct NewOAuthState {
 }
 
 #[async_trait]
-pub trait OAuthStateRepo: Send {
+pub trait OAuthStateReads: Send {
+    async fn oauth_state_by_hash(&mut self, hash: &str) -> RepoResult<Option<OAuthStateRecord>>;
+}
+
+#[async_trait]
+pub trait OAuthStateWrites: Send {
     async fn insert_oauth_state(&mut self, state: &NewOAuthState, now: Timestamp)
     -> RepoResult<()>;
-    async fn oauth_state_by_hash(&mut self, hash: &str) -> RepoResult<Option<OAuthStateRecord>>;
     /// Marks the state used; false when it was used meanwhile.
     async fn mark_oauth_state_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool>;
 }
@@ -357,7 +383,7 @@ impl QrLoginStatus {
 pub struct QrLoginRecord {
     pub id: i64,
     pub login_id: String,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub scene: String,
     pub status: QrLoginStatus,
     pub openid: Option<OpenId>,
@@ -367,7 +393,7 @@ pub struct QrLoginRecord {
 #[derive(Debug, Clone)]
 pub struct NewQrLogin {
     pub login_id: String,
-    pub app_id: i64,
+    pub app_id: AppId,
     pub scene: String,
     pub ticket: String,
     pub expires_at: Timestamp,
@@ -375,7 +401,7 @@ pub struct NewQrLogin {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowerChange {
-    pub app_id: i64,
+    pub app_id: AppId,
     pub openid: OpenId,
     pub subscribed: bool,
     pub at: Timestamp,
@@ -383,17 +409,21 @@ pub struct FollowerChange {
 }
 
 #[async_trait]
-pub trait OfficialRepo: Send {
-    /// Remembers a push; false when it was seen before (WeChat retried it).
-    async fn remember_event(&mut self, app_id: i64, key: &str, now: Timestamp) -> RepoResult<bool>;
-    async fn record_follower(&mut self, change: &FollowerChange) -> RepoResult<()>;
-    async fn insert_qr_login(&mut self, login: &NewQrLogin, now: Timestamp) -> RepoResult<()>;
+pub trait OfficialReads: Send {
     async fn qr_login_by_id(&mut self, login_id: &str) -> RepoResult<Option<QrLoginRecord>>;
     async fn qr_login_by_scene(
         &mut self,
-        app_id: i64,
+        app: AppId,
         scene: &str,
     ) -> RepoResult<Option<QrLoginRecord>>;
+}
+
+#[async_trait]
+pub trait OfficialWrites: Send {
+    /// Remembers a push; false when it was seen before (WeChat retried it).
+    async fn remember_event(&mut self, app: AppId, key: &str, now: Timestamp) -> RepoResult<bool>;
+    async fn record_follower(&mut self, change: &FollowerChange) -> RepoResult<()>;
+    async fn insert_qr_login(&mut self, login: &NewQrLogin, now: Timestamp) -> RepoResult<()>;
     /// Moves a pending login to scanned with the scanner's openid; false if it was not pending.
     async fn mark_qr_login_scanned(&mut self, id: i64, openid: &OpenId) -> RepoResult<bool>;
     /// Moves a scanned login to consumed; false if it was not scanned (a concurrent poll won).
@@ -427,9 +457,14 @@ pub struct AuditQuery {
 }
 
 #[async_trait]
-pub trait AuditRepo: Send {
-    async fn append_audit(&mut self, entry: &AuditEntry) -> RepoResult<()>;
+pub trait AuditReads: Send {
+    /// Newest first.
     async fn query_audit(&mut self, query: &AuditQuery) -> RepoResult<(Vec<AuditEntry>, u64)>;
+}
+
+#[async_trait]
+pub trait AuditWrites: Send {
+    async fn append_audit(&mut self, entry: &AuditEntry) -> RepoResult<()>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,9 +480,13 @@ pub struct AdminKeyRecord {
 }
 
 #[async_trait]
-pub trait AdminKeyRepo: Send {
-    async fn insert_admin_key(&mut self, key: &AdminKeyRecord) -> RepoResult<()>;
+pub trait AdminKeyReads: Send {
     async fn admin_key(&mut self, key_id: &str) -> RepoResult<Option<AdminKeyRecord>>;
     async fn list_admin_keys(&mut self) -> RepoResult<Vec<AdminKeyRecord>>;
+}
+
+#[async_trait]
+pub trait AdminKeyWrites: Send {
+    async fn insert_admin_key(&mut self, key: &AdminKeyRecord) -> RepoResult<()>;
     async fn revoke_admin_key(&mut self, key_id: &str, now: Timestamp) -> RepoResult<bool>;
 }

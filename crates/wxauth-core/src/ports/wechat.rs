@@ -148,17 +148,21 @@ pub trait WechatApi: Send + Sync {
     ) -> Result<FollowerStatus, UpstreamError>;
 }
 
-/// A pushed event, verified and decrypted.
+/// A pushed event, verified and decrypted, in the fields wxauth uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundEvent {
+    /// `FromUserName`: the user's openid in the Official Account.
     pub openid: OpenId,
+    /// `CreateTime`, seconds since the epoch.
     pub create_time: i64,
+    /// `MsgId`, which messages carry and events do not.
+    pub msg_id: Option<i64>,
     pub kind: InboundEventKind,
+    /// `EventKey` as sent (`qrscene_…` for a subscribe through a QR code).
+    pub event_key: Option<String>,
     /// The QR scene for `subscribe` (without its `qrscene_` prefix) and `SCAN`.
     pub scene: Option<String>,
     pub ticket: Option<String>,
-    /// WeChat's own key for retries of the same push: `FromUserName + CreateTime`, or MsgId.
-    pub dedupe_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,8 +170,19 @@ pub enum InboundEventKind {
     Subscribe,
     Unsubscribe,
     Scan,
-    /// Any other event or message type, acknowledged and ignored.
+    /// Any other event (its `Event` name) or message (its `MsgType`), acknowledged and ignored.
     Other(String),
+}
+
+impl InboundEventKind {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe => "unsubscribe",
+            Self::Scan => "SCAN",
+            Self::Other(other) => other,
+        }
+    }
 }
 
 /// The query parameters WeChat signs a push with.
@@ -190,6 +205,17 @@ pub enum EventError {
     NotConfigured,
 }
 
+/// Why `encryptedData` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserDataError {
+    /// Wrong session key (the user signed in again since), a bad IV or corrupt data.
+    #[error("the data cannot be decrypted with this session key")]
+    Undecryptable,
+    /// It decrypted, but its watermark names another app.
+    #[error("the data was encrypted for another app")]
+    WrongApp,
+}
+
 /// WeChat's local cryptography: encryptedData, rawData signatures and event pushes.
 pub trait WechatCrypto: Send + Sync {
     /// Decrypts legacy `encryptedData`; checks the watermark appid against the app.
@@ -199,7 +225,7 @@ pub trait WechatCrypto: Send + Sync {
         session_key: &SecretString,
         encrypted_data: &str,
         iv: &str,
-    ) -> Result<serde_json::Value, crate::CoreError>;
+    ) -> Result<serde_json::Value, UserDataError>;
 
     fn verify_raw_signature(&self, session_key: &SecretString, raw: &str, signature: &str) -> bool;
 

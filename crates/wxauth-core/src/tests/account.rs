@@ -2,7 +2,7 @@ use wxauth_domain::{Nickname, RegistrationPolicy};
 
 use super::{login, signed_in};
 use crate::account::{BindProof, ProfileUpdate};
-use crate::fakes::Harness;
+use crate::testing::Harness;
 use crate::{CoreError, LoginOutcome};
 
 #[tokio::test]
@@ -43,6 +43,82 @@ async fn a_second_identity_can_be_bound_and_unbound() {
         .await
         .unwrap();
     assert_eq!(account.identities.len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_wechat_user_of_the_same_app_is_attached_and_unbound_by_its_id() {
+    let h = Harness::new(RegistrationPolicy::Open).await;
+    let s = signed_in(login(&h, "oA", None).await.unwrap());
+    let claims = h.wxauth.authenticate(&s.tokens.access_token).unwrap();
+    h.wechat.login_code("c2", "oA-second-wechat", None);
+    let account = h
+        .wxauth
+        .bind_wechat(
+            &h.ctx(),
+            &claims,
+            BindProof::LoginCode {
+                app: Some("mp"),
+                code: "c2",
+            },
+        )
+        .await
+        .unwrap();
+    let in_mp: Vec<_> = account
+        .identities
+        .iter()
+        .filter(|i| i.app.as_str() == "mp")
+        .collect();
+    assert_eq!(in_mp.len(), 2, "two WeChat users of one Mini Program");
+
+    // By app it is ambiguous now: the refusal names the choices.
+    let err = h
+        .wxauth
+        .unbind_wechat(&h.ctx(), &claims, "mp")
+        .await
+        .unwrap_err();
+    match err {
+        CoreError::IdentityAmbiguous { app, choices } => {
+            assert_eq!(app.as_str(), "mp");
+            assert_eq!(choices, [in_mp[0].id, in_mp[1].id]);
+        }
+        other => panic!("expected IdentityAmbiguous, got {other:?}"),
+    }
+    let account = h
+        .wxauth
+        .unbind_identity(&h.ctx(), &claims, in_mp[0].id)
+        .await
+        .unwrap();
+    assert_eq!(account.identities.len(), 1);
+    assert_eq!(account.identities[0].openid.as_str(), "oA-second-wechat");
+    // The last one stays: it is the only way left to sign in.
+    let err = h
+        .wxauth
+        .unbind_wechat(&h.ctx(), &claims, "mp")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::LastSignInMethod));
+    // Someone else's identity is not found, not removed.
+    let other = signed_in(login(&h, "oB", None).await.unwrap());
+    h.wechat.login_code("c3", "oB-2", None);
+    let other_claims = h.wxauth.authenticate(&other.tokens.access_token).unwrap();
+    let others = h
+        .wxauth
+        .bind_wechat(
+            &h.ctx(),
+            &other_claims,
+            BindProof::LoginCode {
+                app: Some("mp2"),
+                code: "c3",
+            },
+        )
+        .await
+        .unwrap();
+    let err = h
+        .wxauth
+        .unbind_identity(&h.ctx(), &claims, others.identities[0].id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::NotFound(_)));
 }
 
 #[tokio::test]

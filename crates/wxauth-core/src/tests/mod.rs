@@ -1,13 +1,14 @@
 //! The use cases against in-memory fakes and a manual clock: one behaviour per test.
 
 mod account;
+mod apps;
 mod oauth;
 mod official;
 mod sessions;
 mod signin;
 
-use crate::fakes::Harness;
 use crate::miniprogram::MiniProgramLogin;
+use crate::testing::Harness;
 use crate::{LoginOutcome, SignedIn};
 
 /// Logs `openid` in to `mp` through a fresh code.
@@ -28,6 +29,11 @@ pub(crate) async fn login(
             },
         )
         .await
+}
+
+#[tokio::test]
+async fn the_fake_store_keeps_the_store_contract() {
+    crate::testing::contract::run(&crate::testing::FakeStore::default()).await;
 }
 
 pub(crate) fn signed_in(outcome: LoginOutcome) -> SignedIn {

@@ -1,8 +1,8 @@
 use wxauth_domain::RegistrationPolicy;
 
 use crate::CoreError;
-use crate::fakes::Harness;
 use crate::oauth::AuthorizeRequest;
+use crate::testing::Harness;
 
 fn request<'a>(redirect: &'a str, callback: &'a str) -> AuthorizeRequest<'a> {
     AuthorizeRequest {
@@ -19,10 +19,10 @@ async fn a_state_works_once_and_carries_the_redirect() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     let auth = h
         .wxauth
-        .oauth_authorize(request(
-            "https://app.example.com/home",
-            "https://app.example.com/cb",
-        ))
+        .oauth_authorize(
+            &h.ctx(),
+            request("https://app.example.com/home", "https://app.example.com/cb"),
+        )
         .await
         .unwrap();
     assert!(auth.authorize_url.contains(&auth.state));
@@ -47,10 +47,10 @@ async fn a_state_expires_after_ten_minutes() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     let auth = h
         .wxauth
-        .oauth_authorize(request(
-            "https://app.example.com/home",
-            "https://app.example.com/cb",
-        ))
+        .oauth_authorize(
+            &h.ctx(),
+            request("https://app.example.com/home", "https://app.example.com/cb"),
+        )
         .await
         .unwrap();
     h.clock.advance(time::Duration::minutes(11));
@@ -68,10 +68,10 @@ async fn redirects_outside_the_allow_list_are_refused() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     let err = h
         .wxauth
-        .oauth_authorize(request(
-            "https://evil.example.com/",
-            "https://app.example.com/cb",
-        ))
+        .oauth_authorize(
+            &h.ctx(),
+            request("https://evil.example.com/", "https://app.example.com/cb"),
+        )
         .await
         .unwrap_err();
     assert!(matches!(
@@ -82,10 +82,10 @@ async fn redirects_outside_the_allow_list_are_refused() {
     ));
     let err = h
         .wxauth
-        .oauth_authorize(request(
-            "https://app.example.com/x",
-            "https://app.example.com/x",
-        ))
+        .oauth_authorize(
+            &h.ctx(),
+            request("https://app.example.com/x", "https://app.example.com/x"),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -99,10 +99,10 @@ async fn snapshot_users_get_no_account() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     let auth = h
         .wxauth
-        .oauth_authorize(request(
-            "https://app.example.com/home",
-            "https://app.example.com/cb",
-        ))
+        .oauth_authorize(
+            &h.ctx(),
+            request("https://app.example.com/home", "https://app.example.com/cb"),
+        )
         .await
         .unwrap();
     h.wechat.oauth_code("w1", "oSnap", true);

@@ -1,9 +1,9 @@
 use wxauth_domain::RegistrationPolicy;
 
 use crate::CoreError;
-use crate::fakes::Harness;
 use crate::official::QrLoginState;
 use crate::ports::PushSignature;
+use crate::testing::Harness;
 
 fn good() -> PushSignature {
     PushSignature {
@@ -15,7 +15,7 @@ fn good() -> PushSignature {
 #[tokio::test]
 async fn a_scan_completes_the_qr_login_once() {
     let h = Harness::new(RegistrationPolicy::Open).await;
-    let start = h.wxauth.start_qr_login(Some("oa")).await.unwrap();
+    let start = h.wxauth.start_qr_login(&h.ctx(), Some("oa")).await.unwrap();
     assert!(matches!(
         h.wxauth
             .poll_qr_login(&h.ctx(), &start.login_id)
@@ -49,7 +49,7 @@ async fn a_scan_completes_the_qr_login_once() {
 #[tokio::test]
 async fn an_unscanned_qr_login_expires() {
     let h = Harness::new(RegistrationPolicy::Open).await;
-    let start = h.wxauth.start_qr_login(Some("oa")).await.unwrap();
+    let start = h.wxauth.start_qr_login(&h.ctx(), Some("oa")).await.unwrap();
     h.clock.advance(time::Duration::minutes(6));
     assert!(matches!(
         h.wxauth
@@ -137,4 +137,32 @@ async fn qr_code_limits_are_checked_before_calling_wechat() {
             .unwrap_err(),
         CoreError::WrongAppKind { .. }
     ));
+}
+
+#[test]
+fn retries_share_a_dedupe_key_and_different_events_of_one_second_do_not() {
+    use crate::official::dedupe_key;
+    use crate::ports::{InboundEvent, InboundEventKind};
+    let follow = InboundEvent {
+        openid: wxauth_domain::OpenId::parse("oX").unwrap(),
+        create_time: 1_700_000_000,
+        msg_id: None,
+        kind: InboundEventKind::Subscribe,
+        event_key: Some("qrscene_a".into()),
+        scene: Some("a".into()),
+        ticket: None,
+    };
+    let scan = InboundEvent {
+        kind: InboundEventKind::Scan,
+        event_key: Some("a".into()),
+        ..follow.clone()
+    };
+    assert_eq!(dedupe_key(&follow), dedupe_key(&follow.clone()));
+    assert_ne!(dedupe_key(&follow), dedupe_key(&scan));
+    let message = InboundEvent {
+        msg_id: Some(42),
+        kind: InboundEventKind::Other("text".into()),
+        ..follow.clone()
+    };
+    assert_eq!(dedupe_key(&message), "msg:42");
 }

@@ -2,7 +2,7 @@ use wxauth_domain::RegistrationPolicy;
 
 use super::{login, signed_in};
 use crate::CoreError;
-use crate::fakes::Harness;
+use crate::testing::Harness;
 
 #[tokio::test]
 async fn a_refresh_token_rotates_and_works_once() {
@@ -57,10 +57,11 @@ async fn an_expired_refresh_token_is_refused() {
 }
 
 #[tokio::test]
-async fn blocked_users_cannot_refresh() {
+async fn a_blocked_user_is_told_so_on_refresh_and_the_refusal_is_filed_under_them() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     let s = signed_in(login(&h, "oA", None).await.unwrap());
-    // Blocking revokes sessions; unblocking does not bring them back.
+    // Blocking revokes the sessions too, yet the client learns of the block, not of a
+    // revoked token: it must not loop through sign-in again.
     h.wxauth
         .admin_set_blocked(&h.ctx(), &s.user.public_id, true)
         .await
@@ -70,22 +71,24 @@ async fn blocked_users_cannot_refresh() {
         .refresh(&h.ctx(), s.tokens.refresh_token.expose())
         .await
         .unwrap_err();
-    assert!(matches!(err, CoreError::InvalidRefreshToken));
-    // A session started before the block... is gone; a user blocked by other means is refused.
-    let other = signed_in(login(&h, "oB", None).await.unwrap());
-    h.store
-        .0
-        .lock()
-        .unwrap()
-        .users
-        .iter_mut()
-        .for_each(|u| u.status = wxauth_domain::UserStatus::Blocked);
+    assert!(matches!(err, CoreError::UserBlocked), "{err:?}");
+    let audit = h.store.snapshot().audit;
+    let refusal = audit.iter().rev().find(|e| e.kind == "refresh").unwrap();
+    assert!(!refusal.success);
+    assert_eq!(refusal.reason.as_deref(), Some("USER_BLOCKED"));
+    assert_eq!(refusal.user, Some(s.user.public_id));
+
+    // Unblocking does not bring the revoked session back.
+    h.wxauth
+        .admin_set_blocked(&h.ctx(), &s.user.public_id, false)
+        .await
+        .unwrap();
     let err = h
         .wxauth
-        .refresh(&h.ctx(), other.tokens.refresh_token.expose())
+        .refresh(&h.ctx(), s.tokens.refresh_token.expose())
         .await
         .unwrap_err();
-    assert!(matches!(err, CoreError::UserBlocked));
+    assert!(matches!(err, CoreError::InvalidRefreshToken), "{err:?}");
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 use wxauth_domain::RegistrationPolicy;
 
 use super::{login, signed_in};
-use crate::fakes::Harness;
 use crate::miniprogram::MiniProgramLogin;
+use crate::testing::Harness;
 use crate::{CoreError, LoginOutcome, UpstreamError};
 
 #[tokio::test]
@@ -41,7 +41,7 @@ async fn closed_registration_refuses_unknown_users_and_audits_it() {
     assert!(state.users.is_empty());
     let entry = state.audit.last().unwrap();
     assert_eq!((entry.kind.as_str(), entry.success), ("login", false));
-    assert_eq!(entry.reason.as_deref(), Some("registration_closed"));
+    assert_eq!(entry.reason.as_deref(), Some("REGISTRATION_CLOSED"));
     assert_eq!(entry.ip.as_deref(), Some("203.0.113.7"));
 }
 
@@ -114,7 +114,7 @@ async fn a_bind_code_works_once_and_not_after_five_minutes() {
 }
 
 #[tokio::test]
-async fn blocked_users_cannot_log_in() {
+async fn a_blocked_users_refused_login_is_audited_under_their_id() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     let s = signed_in(login(&h, "oA", None).await.unwrap());
     h.wxauth
@@ -125,6 +125,20 @@ async fn blocked_users_cannot_log_in() {
         login(&h, "oA", None).await.unwrap_err(),
         CoreError::UserBlocked
     ));
+    let audit = h.store.snapshot().audit;
+    let refusal = audit.last().unwrap();
+    assert_eq!(refusal.kind, "login");
+    assert!(!refusal.success);
+    assert_eq!(refusal.reason.as_deref(), Some("USER_BLOCKED"));
+    assert_eq!(refusal.user, Some(s.user.public_id));
+    let reported = h.telemetry.0.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        reported,
+        (
+            "mp".to_owned(),
+            crate::ports::SignInOutcome::Failed(crate::ErrorCode::UserBlocked)
+        )
+    );
 }
 
 #[tokio::test]
@@ -190,6 +204,81 @@ async fn a_phone_keyed_login_attaches_the_identity_to_the_phones_account() {
 }
 
 #[tokio::test]
+async fn a_new_wechat_user_with_the_accounts_phone_joins_it_in_the_same_app() {
+    let h = Harness::new(RegistrationPolicy::Open).await;
+    let h = &h;
+    let login_with_phone = |code: &'static str, openid: &'static str| {
+        h.wechat.login_code(code, openid, None);
+        h.wechat.phone_code(&format!("p-{code}"), "+8613800138000");
+        let phone_code = format!("p-{code}");
+        async move {
+            h.wxauth
+                .mini_program_login(
+                    &h.ctx(),
+                    MiniProgramLogin {
+                        app: Some("mp"),
+                        code,
+                        phone_code: Some(&phone_code),
+                    },
+                )
+                .await
+                .map(signed_in)
+        }
+    };
+    let old_phone = login_with_phone("c1", "oOldWechat").await.unwrap();
+    // The same person on a new WeChat account, same Mini Program, same phone number.
+    let new_phone = login_with_phone("c2", "oNewWechat").await.unwrap();
+    assert_eq!(new_phone.user.public_id, old_phone.user.public_id);
+    assert!(!new_phone.is_new_user);
+    let identities = h.store.snapshot().identities;
+    assert_eq!(identities.len(), 2);
+    assert!(
+        identities
+            .iter()
+            .all(|(i, _)| i.user_id == old_phone.user.id)
+    );
+    // Both WeChat users sign in to the one account from now on.
+    for openid in ["oOldWechat", "oNewWechat"] {
+        let again = signed_in(login(h, openid, None).await.unwrap());
+        assert_eq!(again.user.public_id, old_phone.user.public_id, "{openid}");
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_are_reported_to_telemetry_by_app_and_outcome() {
+    use crate::ErrorCode;
+    use crate::ports::SignInOutcome;
+    let h = Harness::new(RegistrationPolicy::Open).await;
+    login(&h, "oA", None).await.unwrap();
+    login(&h, "oA", None).await.unwrap();
+    let err = h
+        .wxauth
+        .mini_program_login(
+            &h.ctx(),
+            MiniProgramLogin {
+                app: Some("nope"),
+                code: "c",
+                phone_code: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::AppNotFound(_)));
+    let reported = h.telemetry.0.lock().unwrap().clone();
+    assert_eq!(
+        reported,
+        [
+            ("mp".to_owned(), SignInOutcome::Registered),
+            ("mp".to_owned(), SignInOutcome::Returning),
+            (
+                "unknown".to_owned(),
+                SignInOutcome::Failed(ErrorCode::AppNotFound)
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_phone_belonging_to_another_account_is_a_conflict_not_a_move() {
     let h = Harness::new(RegistrationPolicy::Open).await;
     h.wechat.login_code("c1", "oOwner", None);
@@ -244,7 +333,7 @@ async fn wechat_errors_are_audited_as_failed_logins() {
     ));
     assert_eq!(
         h.store.snapshot().audit.last().unwrap().reason.as_deref(),
-        Some("invalid_code")
+        Some("INVALID_CODE")
     );
 }
 

@@ -1,30 +1,28 @@
 //! The admin API: apps, users, sessions and the audit log. Authenticated by admin API keys
 //! (`X-Admin-Key`), never by users' tokens. Secrets are write-only: reads say set or unset.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
-use wxauth_core::ports::{AppDraft, AuditQuery, UserQuery};
-use wxauth_domain::app::AppEndpoints;
-use wxauth_domain::{App, AppKey, PublicUserId, RedirectAllowList, UserStatus, WechatAppId};
+use wxauth_core::AppSpec;
+use wxauth_core::admin::UserSearch;
+use wxauth_core::ports::AuditQuery;
+use wxauth_domain::{App, IdentityId, PublicUserId, UserStatus};
 
 use super::Result;
 use crate::dto::{AccountDto, UserDto};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Admin;
+use crate::json::{Json, Query};
 use crate::state::HttpState;
-
-fn invalid(e: wxauth_domain::ValidationError) -> ApiError {
-    ApiError::validation(&e.field, &e.reason)
-}
 
 /// An app as admins see it: secrets only as set or unset.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
-    "key": "shop", "kind": "mini_program", "name": "Shop", "appid": "wx1234567890abcdef",
+    "key": "demo-shop", "kind": "mini_program", "name": "Shop", "appid": "wx1234567890abcdef",
     "registration": "open", "redirectAllowList": [], "secretSet": true, "eventTokenSet": false,
     "encodingAesKeySet": false, "apiBaseUrl": null, "openBaseUrl": null, "mpBaseUrl": null, "enabled": true
 }))]
@@ -49,7 +47,7 @@ impl From<&App> for AppDto {
         Self {
             key: a.key.to_string(),
             kind: a.kind.as_str().to_owned(),
-            name: a.name.clone(),
+            name: a.name.to_string(),
             appid: a.appid.to_string(),
             registration: a.registration.as_str().to_owned(),
             redirect_allow_list: a
@@ -61,9 +59,9 @@ impl From<&App> for AppDto {
             secret_set: true,
             event_token_set: a.event_token.is_some(),
             encoding_aes_key_set: a.encoding_aes_key.is_some(),
-            api_base_url: a.endpoints.api_base_url.clone(),
-            open_base_url: a.endpoints.open_base_url.clone(),
-            mp_base_url: a.endpoints.mp_base_url.clone(),
+            api_base_url: a.endpoints.api_base_url.as_ref().map(|u| u.to_string()),
+            open_base_url: a.endpoints.open_base_url.as_ref().map(|u| u.to_string()),
+            mp_base_url: a.endpoints.mp_base_url.as_ref().map(|u| u.to_string()),
             enabled: a.enabled,
         }
     }
@@ -73,7 +71,7 @@ impl From<&App> for AppDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({
-    "key": "shop", "kind": "mini_program", "name": "Shop", "appid": "wx1234567890abcdef",
+    "key": "demo-shop", "kind": "mini_program", "name": "Shop", "appid": "wx1234567890abcdef",
     "secret": "0123456789abcdef0123456789abcdef", "registration": "open"
 }))]
 pub struct AppBody {
@@ -100,75 +98,34 @@ pub struct AppBody {
 }
 
 impl AppBody {
-    fn draft(self, key: AppKey, existing: Option<&App>) -> std::result::Result<AppDraft, ApiError> {
-        let secret = match (self.secret, existing) {
-            (Some(s), _) if !s.trim().is_empty() => SecretString::from(s),
-            (Some(_), _) => return Err(ApiError::validation("secret", "must not be empty")),
-            (None, Some(app)) => app.secret.clone(),
-            (None, None) => return Err(ApiError::validation("secret", "is required")),
-        };
-        if let Some(aes) = &self.encoding_aes_key
-            && aes.len() != 43
-        {
-            return Err(ApiError::validation(
-                "encodingAesKey",
-                "must be 43 characters",
-            ));
+    /// The body as core's unvalidated spec: core checks every field, for this API and for
+    /// configuration alike.
+    fn spec(self) -> AppSpec {
+        AppSpec {
+            key: self.key.unwrap_or_default(),
+            kind: self.kind,
+            name: self.name,
+            appid: self.appid,
+            secret: self.secret.map(SecretString::from),
+            registration: self.registration,
+            redirect_allow_list: self.redirect_allow_list,
+            event_token: self.event_token.map(SecretString::from),
+            encoding_aes_key: self.encoding_aes_key.map(SecretString::from),
+            api_base_url: self.api_base_url,
+            open_base_url: self.open_base_url,
+            mp_base_url: self.mp_base_url,
+            enabled: self.enabled,
         }
-        for (field, url) in [
-            ("apiBaseUrl", &self.api_base_url),
-            ("openBaseUrl", &self.open_base_url),
-            ("mpBaseUrl", &self.mp_base_url),
-        ] {
-            if let Some(url) = url
-                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-            {
-                return Err(ApiError::validation(field, "must be an http(s) URL"));
-            }
-        }
-        let name = self.name.unwrap_or_else(|| key.to_string());
-        if name.is_empty() || name.chars().count() > 128 {
-            return Err(ApiError::validation("name", "must be 1 to 128 characters"));
-        }
-        Ok(AppDraft {
-            kind: self.kind.parse().map_err(invalid)?,
-            name,
-            appid: WechatAppId::parse(self.appid).map_err(|e| invalid(e.renamed("appid")))?,
-            secret,
-            registration: self
-                .registration
-                .as_deref()
-                .unwrap_or("open")
-                .parse()
-                .map_err(invalid)?,
-            redirect_allow_list: RedirectAllowList::parse_all(&self.redirect_allow_list)
-                .map_err(|e| invalid(e.renamed("redirectAllowList")))?,
-            event_token: self
-                .event_token
-                .map(SecretString::from)
-                .or_else(|| existing.and_then(|a| a.event_token.clone())),
-            encoding_aes_key: self
-                .encoding_aes_key
-                .map(SecretString::from)
-                .or_else(|| existing.and_then(|a| a.encoding_aes_key.clone())),
-            endpoints: AppEndpoints {
-                api_base_url: self.api_base_url,
-                open_base_url: self.open_base_url,
-                mp_base_url: self.mp_base_url,
-            },
-            enabled: self.enabled.unwrap_or(true),
-            source: "admin",
-            key,
-        })
     }
 }
 
 /// All apps.
-#[utoipa::path(get, path = "/api/v1/admin/apps", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     responses(
         (status = 200, description = "The apps", body = Vec<AppDto>),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/apps")]
 pub async fn list_apps(state: web::Data<HttpState>, _admin: Admin) -> Result<HttpResponse> {
     let apps = state.wxauth.apps().all().await?;
     Ok(HttpResponse::Ok().json(
@@ -179,7 +136,7 @@ pub async fn list_apps(state: web::Data<HttpState>, _admin: Admin) -> Result<Htt
 }
 
 /// Create an app.
-#[utoipa::path(post, path = "/api/v1/admin/apps", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     request_body = AppBody,
     responses(
         (status = 201, description = "Created", body = AppDto),
@@ -187,40 +144,27 @@ pub async fn list_apps(state: web::Data<HttpState>, _admin: Admin) -> Result<Htt
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 409, description = "CONFLICT: the key exists (use PUT)", body = ErrorBody),
     ))]
+#[post("/api/v1/admin/apps")]
 pub async fn create_app(
     state: web::Data<HttpState>,
     admin: Admin,
-    body: web::Json<AppBody>,
+    body: Json<AppBody>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let key = body
-        .key
-        .clone()
-        .ok_or_else(|| ApiError::validation("key", "is required"))?;
-    let key = AppKey::parse(key).map_err(|e| invalid(e.renamed("key")))?;
-    state.wxauth.apps().invalidate();
-    if state.wxauth.apps().get(key.as_str()).await.is_ok() {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "CONFLICT",
-            format!("app {key} exists: replace it with PUT /api/v1/admin/apps/{key}"),
-        ));
-    }
-    let draft = body.draft(key, None)?;
     let app = state
         .wxauth
-        .admin_upsert_app(admin.context(), &draft)
+        .admin_create_app(admin.context(), body.into_inner().spec())
         .await?;
     Ok(HttpResponse::Created().json(AppDto::from(&app)))
 }
 
 /// One app.
-#[utoipa::path(get, path = "/api/v1/admin/apps/{key}", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("key" = String, Path, description = "The app key")),
     responses(
         (status = 200, description = "The app", body = AppDto),
         (status = 404, description = "APP_NOT_FOUND", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/apps/{key}")]
 pub async fn get_app(
     state: web::Data<HttpState>,
     _admin: Admin,
@@ -231,42 +175,36 @@ pub async fn get_app(
 }
 
 /// Replace an app; omitted secrets keep their values.
-#[utoipa::path(put, path = "/api/v1/admin/apps/{key}", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("key" = String, Path, description = "The app key")),
     request_body = AppBody,
     responses(
         (status = 200, description = "Saved", body = AppDto),
         (status = 400, description = "VALIDATION_ERROR naming the field", body = ErrorBody),
     ))]
+#[put("/api/v1/admin/apps/{key}")]
 pub async fn put_app(
     state: web::Data<HttpState>,
     admin: Admin,
     key: web::Path<String>,
-    body: web::Json<AppBody>,
+    body: Json<AppBody>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let key = AppKey::parse(key.into_inner()).map_err(|e| invalid(e.renamed("key")))?;
-    if body.key.as_deref().is_some_and(|k| k != key.as_str()) {
-        return Err(ApiError::validation("key", "must match the path"));
-    }
-    state.wxauth.apps().invalidate();
-    let existing = state.wxauth.apps().get(key.as_str()).await.ok();
-    let draft = body.draft(key, existing.as_deref())?;
     let app = state
         .wxauth
-        .admin_upsert_app(admin.context(), &draft)
+        .admin_replace_app(admin.context(), &key, body.into_inner().spec())
         .await?;
     Ok(HttpResponse::Ok().json(AppDto::from(&app)))
 }
 
 /// Delete an app no identity uses.
-#[utoipa::path(delete, path = "/api/v1/admin/apps/{key}", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("key" = String, Path, description = "The app key")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "VALIDATION_ERROR: users still sign in with it", body = ErrorBody),
         (status = 404, description = "APP_NOT_FOUND", body = ErrorBody),
     ))]
+#[delete("/api/v1/admin/apps/{key}")]
 pub async fn delete_app(
     state: web::Data<HttpState>,
     admin: Admin,
@@ -298,16 +236,17 @@ pub struct UserPage {
 }
 
 /// Search users.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(UsersQuery),
     responses(
         (status = 200, description = "A page of users, newest first", body = UserPage),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/users")]
 pub async fn list_users(
     state: web::Data<HttpState>,
     _admin: Admin,
-    query: web::Query<UsersQuery>,
+    query: Query<UsersQuery>,
 ) -> Result<HttpResponse> {
     let status = match query.status.as_deref() {
         None => None,
@@ -316,8 +255,8 @@ pub async fn list_users(
                 .ok_or_else(|| ApiError::validation("status", "must be active or blocked"))?,
         ),
     };
-    let q = UserQuery {
-        search: query.search.clone(),
+    let q = UserSearch {
+        text: query.search.clone(),
         status,
         offset: query.offset.unwrap_or(0),
         limit: query.limit.unwrap_or(50),
@@ -336,12 +275,13 @@ fn user_id(id: &str) -> std::result::Result<PublicUserId, ApiError> {
 }
 
 /// One user with their identities.
-#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("id" = String, Path, description = "The user's public id")),
     responses(
         (status = 200, description = "The account", body = AccountDto),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/users/{id}")]
 pub async fn get_user(
     state: web::Data<HttpState>,
     _admin: Admin,
@@ -352,12 +292,13 @@ pub async fn get_user(
 }
 
 /// Delete a user with their identities and sessions.
-#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("id" = String, Path, description = "The user's public id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
+#[delete("/api/v1/admin/users/{id}")]
 pub async fn delete_user(
     state: web::Data<HttpState>,
     admin: Admin,
@@ -371,12 +312,13 @@ pub async fn delete_user(
 }
 
 /// Block a user: they can neither sign in nor refresh, and their sessions end.
-#[utoipa::path(post, path = "/api/v1/admin/users/{id}/block", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("id" = String, Path, description = "The user's public id")),
     responses(
         (status = 200, description = "The blocked account", body = AccountDto),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
+#[post("/api/v1/admin/users/{id}/block")]
 pub async fn block_user(
     state: web::Data<HttpState>,
     admin: Admin,
@@ -390,12 +332,13 @@ pub async fn block_user(
 }
 
 /// Unblock a user.
-#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unblock", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("id" = String, Path, description = "The user's public id")),
     responses(
         (status = 200, description = "The account", body = AccountDto),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
+#[post("/api/v1/admin/users/{id}/unblock")]
 pub async fn unblock_user(
     state: web::Data<HttpState>,
     admin: Admin,
@@ -408,13 +351,16 @@ pub async fn unblock_user(
     Ok(HttpResponse::Ok().json(AccountDto::from(&account)))
 }
 
-/// Remove one of a user's WeChat identities (even the last one).
-#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/identities/{app}", tag = "Admin", security(("adminKey" = [])),
+/// Remove a user's WeChat identity in one app (even the last one). With several identities in
+/// the app: 409 `IDENTITY_AMBIGUOUS`, whose `details.choices` name them by id.
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("id" = String, Path, description = "The user's public id"), ("app" = String, Path, description = "The app key")),
     responses(
         (status = 200, description = "The account", body = AccountDto),
         (status = 404, description = "NOT_FOUND, APP_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "IDENTITY_AMBIGUOUS", body = ErrorBody),
     ))]
+#[delete("/api/v1/admin/users/{id}/identities/{app}")]
 pub async fn unbind_identity(
     state: web::Data<HttpState>,
     admin: Admin,
@@ -428,6 +374,27 @@ pub async fn unbind_identity(
     Ok(HttpResponse::Ok().json(AccountDto::from(&account)))
 }
 
+/// Remove one WeChat identity of a user by its id (even the last one).
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
+    params(("id" = String, Path, description = "The user's public id"), ("identityId" = i64, Path, description = "The identity's id")),
+    responses(
+        (status = 200, description = "The account", body = AccountDto),
+        (status = 404, description = "NOT_FOUND", body = ErrorBody),
+    ))]
+#[delete("/api/v1/admin/users/{id}/identities/by-id/{identityId}")]
+pub async fn unbind_identity_by_id(
+    state: web::Data<HttpState>,
+    admin: Admin,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse> {
+    let (id, identity) = path.into_inner();
+    let account = state
+        .wxauth
+        .admin_unbind_identity(admin.context(), &user_id(&id)?, IdentityId(identity))
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountDto::from(&account)))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"revoked": 2}))]
 pub struct RevokedResponse {
@@ -436,12 +403,13 @@ pub struct RevokedResponse {
 }
 
 /// End every session of a user.
-#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/sessions", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(("id" = String, Path, description = "The user's public id")),
     responses(
         (status = 200, description = "How many were live", body = RevokedResponse),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
+#[delete("/api/v1/admin/users/{id}/sessions")]
 pub async fn revoke_sessions(
     state: web::Data<HttpState>,
     admin: Admin,
@@ -473,8 +441,8 @@ pub struct AuditParams {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
-    "at": "2026-11-23T08:00:00Z", "kind": "login", "success": false, "reason": "invalid_code",
-    "app": "shop", "user": null, "actor": null, "ip": "203.0.113.7", "requestId": "0193a5b2-6f1c-7c3e-9a51-3f1e2d4c5b6a"
+    "at": "2026-11-23T08:00:00Z", "kind": "login", "success": false, "reason": "INVALID_CODE",
+    "app": "demo-mp", "user": null, "actor": null, "ip": "203.0.113.7", "requestId": "0193a5b2-6f1c-7c3e-9a51-3f1e2d4c5b6a"
 }))]
 pub struct AuditEntryDto {
     #[serde(with = "time::serde::rfc3339")]
@@ -510,23 +478,24 @@ fn timestamp(
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "Admin", security(("adminKey" = [])),
+#[utoipa::path(tag = "Admin", security(("adminKey" = [])),
     params(AuditParams),
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
         (status = 400, description = "VALIDATION_ERROR", body = ErrorBody),
     ))]
+#[get("/api/v1/admin/audit")]
 pub async fn audit(
     state: web::Data<HttpState>,
     _admin: Admin,
-    query: web::Query<AuditParams>,
+    query: Query<AuditParams>,
 ) -> Result<HttpResponse> {
     let user = query
         .user
         .as_deref()
         .map(PublicUserId::parse)
         .transpose()
-        .map_err(|e| invalid(e.renamed("user")))?;
+        .map_err(|e| e.renamed("user"))?;
     let q = AuditQuery {
         user,
         kind: query.kind.clone(),
@@ -551,38 +520,4 @@ pub async fn audit(
         })
         .collect();
     Ok(HttpResponse::Ok().json(AuditPage { items, total }))
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/admin/apps")
-            .route(web::get().to(list_apps))
-            .route(web::post().to(create_app)),
-    )
-    .service(
-        web::resource("/api/v1/admin/apps/{key}")
-            .route(web::get().to(get_app))
-            .route(web::put().to(put_app))
-            .route(web::delete().to(delete_app)),
-    )
-    .route("/api/v1/admin/users", web::get().to(list_users))
-    .service(
-        web::resource("/api/v1/admin/users/{id}")
-            .route(web::get().to(get_user))
-            .route(web::delete().to(delete_user)),
-    )
-    .route("/api/v1/admin/users/{id}/block", web::post().to(block_user))
-    .route(
-        "/api/v1/admin/users/{id}/unblock",
-        web::post().to(unblock_user),
-    )
-    .route(
-        "/api/v1/admin/users/{id}/identities/{app}",
-        web::delete().to(unbind_identity),
-    )
-    .route(
-        "/api/v1/admin/users/{id}/sessions",
-        web::delete().to(revoke_sessions),
-    )
-    .route("/api/v1/admin/audit", web::get().to(audit));
 }

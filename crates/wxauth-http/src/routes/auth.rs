@@ -1,6 +1,6 @@
 //! Sessions: bind-code registration, refresh-token rotation, logout, and the JWK Set.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use wxauth_domain::Nickname;
@@ -9,7 +9,7 @@ use super::Result;
 use crate::dto::TokenResponse;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Ctx, MaybeAuth};
-use crate::rate_limit::LimitClass;
+use crate::json::{Json, OptionalJson};
 use crate::state::HttpState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -21,25 +21,20 @@ pub struct RegisterRequest {
 }
 
 /// Create the account a bind code was issued for, and sign it in.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "Sessions",
+#[utoipa::path(tag = "Sessions",
     request_body = RegisterRequest,
     responses(
         (status = 200, description = "Registered and signed in", body = TokenResponse),
         (status = 400, description = "VALIDATION_ERROR, BIND_CODE_INVALID, BIND_CODE_EXPIRED, BIND_CODE_USED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/register")]
 pub async fn register(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<RegisterRequest>,
+    body: Json<RegisterRequest>,
 ) -> Result<HttpResponse> {
-    state.limits.check_ip(LimitClass::Login, ctx.ip)?;
-    let nickname = body
-        .nickname
-        .as_deref()
-        .map(Nickname::parse)
-        .transpose()
-        .map_err(|e| ApiError::validation(&e.field, &e.reason))?;
+    let nickname = body.nickname.as_deref().map(Nickname::parse).transpose()?;
     let signed_in = state
         .wxauth
         .register_with_bind_code(&ctx.context, &body.bind_code, nickname)
@@ -58,7 +53,7 @@ pub struct RefreshRequest {
 ///
 /// Each refresh token works once. Presenting one that was already used revokes its whole
 /// session (someone copied it) and answers 401 `REFRESH_TOKEN_REUSED`.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "Sessions",
+#[utoipa::path(tag = "Sessions",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = TokenResponse),
@@ -66,12 +61,12 @@ pub struct RefreshRequest {
         (status = 403, description = "USER_BLOCKED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/refresh")]
 pub async fn refresh(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse> {
-    state.limits.check_ip(LimitClass::Login, ctx.ip)?;
     let signed_in = state
         .wxauth
         .refresh(&ctx.context, &body.refresh_token)
@@ -88,21 +83,21 @@ pub struct LogoutRequest {
 }
 
 /// End a session: by its refresh token, or the session of the bearer access token.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "Sessions",
+#[utoipa::path(tag = "Sessions",
     request_body(content = LogoutRequest, description = "Optional when an access token is sent"),
     security((), ("bearer" = [])),
     responses(
         (status = 204, description = "The session is revoked"),
         (status = 401, description = "UNAUTHORIZED, INVALID_REFRESH_TOKEN", body = ErrorBody),
     ))]
+#[post("/api/v1/auth/logout")]
 pub async fn logout(
     state: web::Data<HttpState>,
     ctx: Ctx,
     auth: MaybeAuth,
-    body: web::Bytes,
+    body: OptionalJson<LogoutRequest>,
 ) -> Result<HttpResponse> {
-    let body: Option<LogoutRequest> = crate::json::optional_json(&body)?;
-    let refresh_token = body.as_ref().and_then(|b| b.refresh_token.as_deref());
+    let refresh_token = body.0.as_ref().and_then(|b| b.refresh_token.as_deref());
     state
         .wxauth
         .logout(&ctx.context, refresh_token, auth.0.as_ref())
@@ -111,12 +106,13 @@ pub async fn logout(
 }
 
 /// The public keys that verify access tokens (ES256 or EdDSA deployments only).
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "Sessions",
+#[utoipa::path(tag = "Sessions",
     responses(
         (status = 200, description = "A JWK Set", content_type = "application/jwk-set+json", body = Object,
          example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "2026-11", "alg": "EdDSA", "use": "sig"}]})),
         (status = 404, description = "NOT_FOUND: tokens are HS256-signed; there is no public key", body = ErrorBody),
     ))]
+#[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<HttpState>) -> Result<HttpResponse> {
     let jwks = state.wxauth.signer().jwks().ok_or_else(|| {
         ApiError::not_found("this service signs tokens with HS256: there are no public keys")
@@ -125,11 +121,4 @@ pub async fn jwks(state: web::Data<HttpState>) -> Result<HttpResponse> {
         .content_type("application/jwk-set+json")
         .insert_header(("cache-control", "public, max-age=300"))
         .json(jwks))
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/auth/register", web::post().to(register))
-        .route("/api/v1/auth/refresh", web::post().to(refresh))
-        .route("/api/v1/auth/logout", web::post().to(logout))
-        .route("/.well-known/jwks.json", web::get().to(jwks));
 }

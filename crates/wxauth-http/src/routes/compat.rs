@@ -4,7 +4,7 @@
 //! phone numbers, short-lived tokens).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -13,12 +13,11 @@ use wxauth_core::account::ProfileUpdate;
 use wxauth_core::miniprogram::MiniProgramLogin;
 use wxauth_core::oauth::AuthorizeRequest;
 use wxauth_core::{LoginOutcome, SignedIn};
-use wxauth_domain::{AppKind, AvatarUrl, Nickname, User};
+use wxauth_domain::{AvatarUrl, Nickname, User};
 
-use super::observe_login;
 use crate::error::ApiError;
 use crate::extract::{Auth, Ctx};
-use crate::rate_limit::LimitClass;
+use crate::json::{Json, Query};
 use crate::request_id::RequestId;
 use crate::state::HttpState;
 
@@ -68,10 +67,12 @@ async fn openid_in(
     claims: &wxauth_core::ports::AccessClaims,
 ) -> Result<Option<String>, ApiError> {
     let account = state.wxauth.me(claims).await?;
-    let identity = match &claims.app {
-        Some(app) => account.identities.iter().find(|i| &i.app == app),
-        None => account.identities.first(),
-    };
+    // With several WeChat users of the app on one account, the one that signed in last.
+    let identity = account
+        .identities
+        .iter()
+        .filter(|i| claims.app.as_ref().is_none_or(|app| &i.app == app))
+        .max_by_key(|i| (i.last_login_at, i.id));
     Ok(identity.map(|i| i.openid.to_string()))
 }
 
@@ -95,29 +96,28 @@ pub struct StrapiV5Login {
 }
 
 /// Strapi v5 plugin: sign in with a `wx.login` code (and optionally a phone code).
-#[utoipa::path(post, path = "/api/strapi-plugin-wechat-miniprogram/login", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     request_body = StrapiV5Login,
     responses((status = 200, description = "`{jwt, user}` as the plugin answers", body = Object,
         example = json!({"jwt": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "user": {"id": 7, "documentId": "bavikfbi4okjwoc5qq720x56", "username": "obDKA13HPuz9C5BWppYpRm1uJ9Cs", "email": "obDKA13HPuz9C5BWppYpRm1uJ9Cs@qq.com", "provider": null, "confirmed": true, "blocked": false, "createdAt": "2025-11-20T09:57:03.063Z", "updatedAt": "2025-11-20T09:57:03.063Z", "publishedAt": "2025-11-20T09:57:02.997Z"}})),
         (status = 400, description = "Strapi error body", body = Object)))]
+#[post("/api/strapi-plugin-wechat-miniprogram/login")]
 pub async fn strapi_v5_login(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<StrapiV5Login>,
+    body: Json<StrapiV5Login>,
 ) -> HttpResponse {
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
-        state.limit(LimitClass::Login, ctx.ip, app.as_deref(), &[AppKind::MiniProgram]).await?;
         let outcome = state
             .wxauth
             .mini_program_login(
                 &ctx.context,
                 MiniProgramLogin { app: app.as_deref(), code: &body.openid_code, phone_code: body.phone_code.as_deref() },
             )
-            .await;
-        observe_login(&state, app.as_deref(), outcome.as_ref()).await;
-        let s = signed_in(outcome?)?;
+            .await?;
+        let s = signed_in(outcome)?;
         let claims = state.wxauth.authenticate(&s.tokens.access_token)?;
         let openid = openid_in(&state, &claims).await?.unwrap_or_default();
         let (username, email) = match (&body.phone_code, &s.user.phone) {
@@ -136,29 +136,22 @@ pub struct CodeBody {
 }
 
 /// Strapi v5 plugin: resolve a phone code; answers WeChat's own response shape.
-#[utoipa::path(post, path = "/api/strapi-plugin-wechat-miniprogram/getPhoneNumber", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     request_body = CodeBody,
     responses((status = 200, description = "WeChat's `getuserphonenumber` answer", body = Object,
         example = json!({"errcode": 0, "errmsg": "ok", "phone_info": {"phoneNumber": "13800138000", "purePhoneNumber": "13800138000", "countryCode": "86", "watermark": {"timestamp": 1763791978, "appid": "wx1234567890abcdef"}}}))))]
+#[post("/api/strapi-plugin-wechat-miniprogram/getPhoneNumber")]
 pub async fn strapi_v5_phone(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<CodeBody>,
+    body: Json<CodeBody>,
 ) -> HttpResponse {
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
-        state
-            .limit(
-                LimitClass::Phone,
-                ctx.ip,
-                app.as_deref(),
-                &[AppKind::MiniProgram],
-            )
-            .await?;
         let p = state
             .wxauth
-            .mini_program_phone(app.as_deref(), &body.code)
+            .mini_program_phone(&ctx.context, app.as_deref(), &body.code)
             .await?;
         Ok(json!({
             "errcode": 0,
@@ -177,28 +170,21 @@ pub async fn strapi_v5_phone(
 
 /// Strapi v5 plugin: resolve a `wx.login` code to the openid. The session key the plugin used
 /// to return is deliberately left out: it stays on the server.
-#[utoipa::path(post, path = "/api/strapi-plugin-wechat-miniprogram/auth/openid", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     request_body = CodeBody,
     responses((status = 200, description = "`{openid}` (no session_key)", body = Object, example = json!({"openid": "obDKA13HPuz9C5BWppYpRm1uJ9Cs"}))))]
+#[post("/api/strapi-plugin-wechat-miniprogram/auth/openid")]
 pub async fn strapi_v5_openid(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<CodeBody>,
+    body: Json<CodeBody>,
 ) -> HttpResponse {
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
-        state
-            .limit(
-                LimitClass::Openid,
-                ctx.ip,
-                app.as_deref(),
-                &[AppKind::MiniProgram],
-            )
-            .await?;
         let (openid, unionid) = state
             .wxauth
-            .mini_program_openid(app.as_deref(), &body.code)
+            .mini_program_openid(&ctx.context, app.as_deref(), &body.code)
             .await?;
         let mut body = json!({ "openid": openid.to_string() });
         if let Some(unionid) = unionid {
@@ -221,17 +207,18 @@ pub struct StrapiV5Update {
 }
 
 /// Strapi v5 plugin: update nickname and avatar; `{code: 0, message, data}`.
-#[utoipa::path(post, path = "/api/strapi-plugin-wechat-miniprogram/auth/update", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     request_body = StrapiV5Update,
     security(("bearer" = [])),
     responses((status = 200, description = "`{code: 0, message, data}`", body = Object,
         example = json!({"code": 0, "message": "更新成功", "data": {"id": 9, "documentId": "mmr74jzbknf740spef1vka6m", "openid": "obDKA13HPuz9C5BWppYpRm1uJ9Cs", "nickname": "理塘策马大王", "avatar": null, "phone": null, "createdAt": "2025-11-20T09:57:03.073Z", "updatedAt": "2025-11-22T06:17:46.975Z", "publishedAt": "2025-11-22T06:17:46.985Z", "locale": null}}))))]
+#[post("/api/strapi-plugin-wechat-miniprogram/auth/update")]
 pub async fn strapi_v5_update(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
     auth: Auth,
-    body: web::Json<StrapiV5Update>,
+    body: Json<StrapiV5Update>,
 ) -> HttpResponse {
     let result = async {
         let current = state.wxauth.current_user(&auth.0).await?;
@@ -305,26 +292,19 @@ pub struct StrapiV4Login {
 }
 
 /// Strapi v4 plugin: sign in with a code and the legacy user info; `{token, user}`.
-#[utoipa::path(post, path = "/strapi-wechat-miniprogram-auth/login", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     request_body = StrapiV4Login,
     responses((status = 200, description = "`{token, user}` as the plugin answers", body = Object,
         example = json!({"token": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "user": {"id": 1, "username": null, "email": null, "provider": "local", "confirmationToken": null, "confirmed": true, "blocked": false, "createdAt": "2022-11-04T02:41:27.149Z", "updatedAt": "2022-11-04T02:41:27.149Z", "openid": "oFHxc5TV5VKscIudqlmfx9JpK4d4", "wechatUserInfo": {"nickName": "wfz", "avatarUrl": "https://A-WECHAT-AVATAR-LINK"}}}))))]
+#[post("/strapi-wechat-miniprogram-auth/login")]
 pub async fn strapi_v4_login(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<StrapiV4Login>,
+    body: Json<StrapiV4Login>,
 ) -> HttpResponse {
     let app = state.options.compat_mini_program_app.clone();
     let result = async {
-        state
-            .limit(
-                LimitClass::Login,
-                ctx.ip,
-                app.as_deref(),
-                &[AppKind::MiniProgram],
-            )
-            .await?;
         let outcome = state
             .wxauth
             .mini_program_login(
@@ -335,9 +315,8 @@ pub async fn strapi_v4_login(
                     phone_code: None,
                 },
             )
-            .await;
-        observe_login(&state, app.as_deref(), outcome.as_ref()).await;
-        let s = signed_in(outcome?)?;
+            .await?;
+        let s = signed_in(outcome)?;
         let claims = state.wxauth.authenticate(&s.tokens.access_token)?;
         // The legacy userInfo fills in an empty profile; what does not validate is ignored.
         let info = body.user_info.clone().unwrap_or(Value::Null);
@@ -415,36 +394,32 @@ pub struct LegacyAuthorizeQuery {
 
 /// Legacy Official Account service: build the authorize URL. Like that service, it answers 401
 /// with the URL in `details.fieldValue`.
-#[utoipa::path(get, path = "/wechat/authorize", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     params(LegacyAuthorizeQuery),
     responses((status = 401, description = "The authorize URL in details.fieldValue", body = Object,
         example = json!({"id": "3e906768-3b67-45e6-8eb7-630911f642d2", "status": 401, "name": "UNAUTHORIZED", "message": "UNAUTHORIZED", "details": {"field": "authorization url", "fieldValue": "https://open.weixin.qq.com/connect/oauth2/authorize?appid=wx5484861b38fa530f&redirect_uri=http%3A%2F%2F192.168.1.165%3A5173%2F&response_type=code&scope=snsapi_base&state=1c630cd9850e453dbc6248ba60afb974&forcePopup=false#wechat_redirect"}})),
         (status = 400, description = "Validation error with details.field", body = Object)))]
+#[get("/wechat/authorize")]
 pub async fn legacy_authorize(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
-    query: web::Query<LegacyAuthorizeQuery>,
+    query: Query<LegacyAuthorizeQuery>,
 ) -> HttpResponse {
     let app = state.options.compat_official_app.clone();
     let result = async {
-        state
-            .limit(
-                LimitClass::OAuth,
-                ctx.ip,
-                app.as_deref(),
-                &[AppKind::OfficialAccount, AppKind::Website],
-            )
-            .await?;
         let auth = state
             .wxauth
-            .oauth_authorize(AuthorizeRequest {
-                app: app.as_deref(),
-                redirect_uri: &query.redirect_uri,
-                callback: &query.callback,
-                scope: query.scope.as_deref(),
-                force_popup: None,
-            })
+            .oauth_authorize(
+                &ctx.context,
+                AuthorizeRequest {
+                    app: app.as_deref(),
+                    redirect_uri: &query.redirect_uri,
+                    callback: &query.callback,
+                    scope: query.scope.as_deref(),
+                    force_popup: None,
+                },
+            )
             .await?;
         Ok::<_, ApiError>(auth.authorize_url)
     }
@@ -469,25 +444,23 @@ pub struct LegacyJwtQuery {
 }
 
 /// Legacy Official Account service: exchange the code for a JWT; `{jwt, redirectUri}`.
-#[utoipa::path(get, path = "/wechat/jwt", tag = "Compatibility",
+#[utoipa::path(tag = "Compatibility",
     params(LegacyJwtQuery),
     responses((status = 200, description = "`{jwt, redirectUri}`", body = Object,
         example = json!({"jwt": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "redirectUri": "https://app.example.com/home"})),
         (status = 400, description = "Validation error with details.field", body = Object)))]
+#[get("/wechat/jwt")]
 pub async fn legacy_jwt(
     req: HttpRequest,
     state: web::Data<HttpState>,
     ctx: Ctx,
-    query: web::Query<LegacyJwtQuery>,
+    query: Query<LegacyJwtQuery>,
 ) -> HttpResponse {
     let result = async {
-        state.limits.check_ip(LimitClass::OAuth, ctx.ip)?;
         let login = state
             .wxauth
             .oauth_login(&ctx.context, &query.code, &query.state)
-            .await;
-        observe_login(&state, None, login.as_ref().map(|l| &l.outcome)).await;
-        let login = login?;
+            .await?;
         let s = signed_in(login.outcome)?;
         Ok::<_, ApiError>(
             json!({ "jwt": s.tokens.access_token, "redirectUri": login.redirect_uri }),
@@ -498,29 +471,4 @@ pub async fn legacy_jwt(
         Ok(body) => HttpResponse::Ok().json(body),
         Err(e) => legacy_error(&req, e),
     }
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/strapi-plugin-wechat-miniprogram/login",
-        web::post().to(strapi_v5_login),
-    )
-    .route(
-        "/api/strapi-plugin-wechat-miniprogram/getPhoneNumber",
-        web::post().to(strapi_v5_phone),
-    )
-    .route(
-        "/api/strapi-plugin-wechat-miniprogram/auth/openid",
-        web::post().to(strapi_v5_openid),
-    )
-    .route(
-        "/api/strapi-plugin-wechat-miniprogram/auth/update",
-        web::post().to(strapi_v5_update),
-    )
-    .route(
-        "/strapi-wechat-miniprogram-auth/login",
-        web::post().to(strapi_v4_login),
-    )
-    .route("/wechat/authorize", web::get().to(legacy_authorize))
-    .route("/wechat/jwt", web::get().to(legacy_jwt));
 }

@@ -1,25 +1,27 @@
 //! The signed-in user's own account.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use wxauth_core::account::{BindProof, ProfileUpdate};
-use wxauth_domain::{AppKind, AvatarUrl, Nickname};
+use wxauth_domain::{AvatarUrl, IdentityId, Nickname};
 
 use super::Result;
 use crate::dto::{AccountDto, UserDto, double_option};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Auth, Ctx};
+use crate::json::Json;
 use crate::state::HttpState;
 
 /// The caller's account and its WeChat identities.
-#[utoipa::path(get, path = "/api/v1/me", tag = "Account",
+#[utoipa::path(tag = "Account",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account", body = AccountDto),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "USER_BLOCKED", body = ErrorBody),
     ))]
+#[get("/api/v1/me")]
 pub async fn me(state: web::Data<HttpState>, auth: Auth) -> Result<HttpResponse> {
     let account = state.wxauth.me(&auth.0).await?;
     Ok(HttpResponse::Ok().json(AccountDto::from(&account)))
@@ -41,16 +43,15 @@ pub struct ProfilePatch {
 
 impl ProfilePatch {
     pub fn parse(&self) -> std::result::Result<ProfileUpdate, ApiError> {
-        let invalid = |e: wxauth_domain::ValidationError| ApiError::validation(&e.field, &e.reason);
         let nickname = match &self.nickname {
             None => None,
             Some(None) => Some(None),
-            Some(Some(n)) => Some(Some(Nickname::parse(n).map_err(invalid)?)),
+            Some(Some(n)) => Some(Some(Nickname::parse(n)?)),
         };
         let avatar_url = match &self.avatar_url {
             None => None,
             Some(None) => Some(None),
-            Some(Some(u)) => Some(Some(AvatarUrl::parse(u).map_err(invalid)?)),
+            Some(Some(u)) => Some(Some(AvatarUrl::parse(u)?)),
         };
         Ok(ProfileUpdate {
             nickname,
@@ -61,7 +62,7 @@ impl ProfilePatch {
 
 /// Update the caller's nickname and avatar. Only these two fields exist; any other field is
 /// refused with a 400 naming it.
-#[utoipa::path(patch, path = "/api/v1/me", tag = "Account",
+#[utoipa::path(tag = "Account",
     request_body = ProfilePatch,
     security(("bearer" = [])),
     responses(
@@ -70,13 +71,23 @@ impl ProfilePatch {
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "USER_BLOCKED", body = ErrorBody),
     ))]
+#[patch("/api/v1/me")]
 pub async fn update_me(
     state: web::Data<HttpState>,
     auth: Auth,
     ctx: Ctx,
-    body: web::Json<ProfilePatch>,
+    body: Json<ProfilePatch>,
 ) -> Result<HttpResponse> {
-    let update = body.parse()?;
+    apply_profile(&state, &auth, &ctx, &body).await
+}
+
+async fn apply_profile(
+    state: &HttpState,
+    auth: &Auth,
+    ctx: &Ctx,
+    patch: &ProfilePatch,
+) -> Result<HttpResponse> {
+    let update = patch.parse()?;
     let user = state
         .wxauth
         .update_profile(&ctx.context, &auth.0, update)
@@ -85,7 +96,7 @@ pub async fn update_me(
 }
 
 /// The same update for clients without `PATCH`: `wx.request` in Mini Programs has none.
-#[utoipa::path(post, path = "/api/v1/me/profile", tag = "Account",
+#[utoipa::path(tag = "Account",
     request_body = ProfilePatch,
     security(("bearer" = [])),
     responses(
@@ -94,13 +105,14 @@ pub async fn update_me(
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "USER_BLOCKED", body = ErrorBody),
     ))]
+#[post("/api/v1/me/profile")]
 pub async fn update_profile(
     state: web::Data<HttpState>,
     auth: Auth,
     ctx: Ctx,
-    body: web::Json<ProfilePatch>,
+    body: Json<ProfilePatch>,
 ) -> Result<HttpResponse> {
-    update_me(state, auth, ctx, body).await
+    apply_profile(&state, &auth, &ctx, &body).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -114,7 +126,7 @@ pub struct PhoneRequest {
 }
 
 /// Set or replace the caller's phone number from a `getPhoneNumber` code.
-#[utoipa::path(post, path = "/api/v1/me/phone", tag = "Account",
+#[utoipa::path(tag = "Account",
     request_body = PhoneRequest,
     security(("bearer" = [])),
     responses(
@@ -124,20 +136,13 @@ pub struct PhoneRequest {
         (status = 409, description = "PHONE_TAKEN", body = ErrorBody),
         (status = 502, description = "WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[post("/api/v1/me/phone")]
 pub async fn set_phone(
     state: web::Data<HttpState>,
     auth: Auth,
     ctx: Ctx,
-    body: web::Json<PhoneRequest>,
+    body: Json<PhoneRequest>,
 ) -> Result<HttpResponse> {
-    state
-        .limit(
-            crate::rate_limit::LimitClass::Phone,
-            ctx.ip,
-            body.app.as_deref(),
-            &[AppKind::MiniProgram],
-        )
-        .await?;
     let user = state
         .wxauth
         .set_phone(&ctx.context, &auth.0, body.app.as_deref(), &body.code)
@@ -157,20 +162,26 @@ pub struct BindRequest {
 }
 
 /// Attach a WeChat identity to the caller's account, by bind code or by `wx.login` code.
-#[utoipa::path(post, path = "/api/v1/me/wechat", tag = "Account",
+///
+/// The account may already sign in to the same app with another WeChat user (one person, two
+/// WeChat accounts): the new one is added beside it. A WeChat user that belongs to another
+/// account is refused, never moved.
+#[utoipa::path(tag = "Account",
     request_body = BindRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account with the new identity", body = AccountDto),
         (status = 400, description = "VALIDATION_ERROR, BIND_CODE_INVALID, BIND_CODE_EXPIRED, BIND_CODE_USED, INVALID_CODE", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
-        (status = 409, description = "WECHAT_ALREADY_BOUND (to another user), APP_ALREADY_BOUND", body = ErrorBody),
+        (status = 409, description = "WECHAT_ALREADY_BOUND (to another user)", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
+#[post("/api/v1/me/wechat")]
 pub async fn bind_wechat(
     state: web::Data<HttpState>,
     auth: Auth,
     ctx: Ctx,
-    body: web::Json<BindRequest>,
+    body: Json<BindRequest>,
 ) -> Result<HttpResponse> {
     let proof = match (&body.bind_code, &body.code) {
         (Some(bind_code), None) => BindProof::BindCode(bind_code),
@@ -191,14 +202,6 @@ pub async fn bind_wechat(
             ));
         }
     };
-    state
-        .limit(
-            crate::rate_limit::LimitClass::Login,
-            ctx.ip,
-            body.app.as_deref(),
-            &[AppKind::MiniProgram],
-        )
-        .await?;
     let account = state
         .wxauth
         .bind_wechat(&ctx.context, &auth.0, proof)
@@ -208,17 +211,20 @@ pub async fn bind_wechat(
 
 /// Remove the caller's WeChat identity in one app.
 ///
-/// Refused with 409 when it is the account's last way to sign in (no other identity and no
-/// verified phone number).
-#[utoipa::path(delete, path = "/api/v1/me/wechat/{app}", tag = "Account",
+/// Refused with 409 `LAST_SIGN_IN_METHOD` when it is the account's last way to sign in (no
+/// other identity and no verified phone number), and with 409 `IDENTITY_AMBIGUOUS` when the
+/// account has several identities in the app: `details.choices` lists their ids for
+/// `DELETE /api/v1/me/identities/{id}`.
+#[utoipa::path(tag = "Account",
     params(("app" = String, Path, description = "The app key")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account without that identity", body = AccountDto),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 404, description = "APP_NOT_FOUND, NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "LAST_SIGN_IN_METHOD", body = ErrorBody),
+        (status = 409, description = "LAST_SIGN_IN_METHOD, IDENTITY_AMBIGUOUS (details.choices)", body = ErrorBody),
     ))]
+#[delete("/api/v1/me/wechat/{app}")]
 pub async fn unbind_wechat(
     state: web::Data<HttpState>,
     auth: Auth,
@@ -232,14 +238,28 @@ pub async fn unbind_wechat(
     Ok(HttpResponse::Ok().json(AccountDto::from(&account)))
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/me")
-            .route(web::get().to(me))
-            .route(web::patch().to(update_me)),
-    )
-    .route("/api/v1/me/profile", web::post().to(update_profile))
-    .route("/api/v1/me/phone", web::post().to(set_phone))
-    .route("/api/v1/me/wechat", web::post().to(bind_wechat))
-    .route("/api/v1/me/wechat/{app}", web::delete().to(unbind_wechat));
+/// Remove one of the caller's WeChat identities by its id (`identities[].id` of `/me`).
+///
+/// Refused with 409 `LAST_SIGN_IN_METHOD` when it is the account's last way to sign in.
+#[utoipa::path(tag = "Account",
+    params(("id" = i64, Path, description = "The identity's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account without that identity", body = AccountDto),
+        (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: no such identity on this account", body = ErrorBody),
+        (status = 409, description = "LAST_SIGN_IN_METHOD", body = ErrorBody),
+    ))]
+#[delete("/api/v1/me/identities/{id}")]
+pub async fn unbind_identity(
+    state: web::Data<HttpState>,
+    auth: Auth,
+    ctx: Ctx,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let account = state
+        .wxauth
+        .unbind_identity(&ctx.context, &auth.0, IdentityId(id.into_inner()))
+        .await?;
+    Ok(HttpResponse::Ok().json(AccountDto::from(&account)))
 }

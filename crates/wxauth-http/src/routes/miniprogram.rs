@@ -1,23 +1,21 @@
 //! Mini Program endpoints: `wx.login` codes, phone numbers, openid lookups and the legacy
 //! `encryptedData` that needs the server-held session key.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wxauth_core::miniprogram::MiniProgramLogin;
 
-use wxauth_domain::AppKind;
-
-use super::{Result, observe_login};
+use super::Result;
 use crate::dto::LoginResponse;
 use crate::error::ErrorBody;
 use crate::extract::{Auth, Ctx};
-use crate::rate_limit::LimitClass;
+use crate::json::Json;
 use crate::state::HttpState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"code": "0a3Xk2ll2qWzkd4ybhll2C1kDq2Xk2lB", "app": "shop"}))]
+#[schema(example = json!({"code": "0a3Xk2ll2qWzkd4ybhll2C1kDq2Xk2lB", "app": "demo-mp"}))]
 pub struct LoginRequest {
     /// The code from `wx.login()`. Single-use, valid 5 minutes.
     pub code: String,
@@ -33,32 +31,25 @@ pub struct LoginRequest {
 /// they name an existing account) and returns an access token and a refresh token. The
 /// session key stays on the server. Under the `bind_code` registration policy an unknown
 /// user gets a bind code instead; under `closed` a 403.
-#[utoipa::path(post, path = "/api/v1/miniprogram/login", tag = "Mini Program",
+#[utoipa::path(tag = "Mini Program",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in, or a bind code for an unknown user", body = LoginResponse),
         (status = 400, description = "VALIDATION_ERROR, INVALID_CODE, CODE_USED, APP_REQUIRED, WRONG_APP_KIND", body = ErrorBody),
         (status = 403, description = "REGISTRATION_CLOSED, USER_BLOCKED, WECHAT_RISK_BLOCKED", body = ErrorBody),
         (status = 404, description = "APP_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "PHONE_TAKEN, APP_ALREADY_BOUND", body = ErrorBody),
+        (status = 409, description = "PHONE_TAKEN", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED, WECHAT_RATE_LIMITED", body = ErrorBody),
         (status = 502, description = "WECHAT_UNAVAILABLE, WECHAT_ERROR", body = ErrorBody),
         (status = 504, description = "WECHAT_UNAVAILABLE (timeout)", body = ErrorBody),
     ))]
+#[post("/api/v1/miniprogram/login")]
 pub async fn login(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse> {
-    state
-        .limit(
-            LimitClass::Login,
-            ctx.ip,
-            body.app.as_deref(),
-            &[AppKind::MiniProgram],
-        )
-        .await?;
-    let result = state
+    let outcome = state
         .wxauth
         .mini_program_login(
             &ctx.context,
@@ -68,14 +59,13 @@ pub async fn login(
                 phone_code: body.phone_code.as_deref(),
             },
         )
-        .await;
-    observe_login(&state, body.app.as_deref(), result.as_ref()).await;
-    Ok(HttpResponse::Ok().json(LoginResponse::from(&result?)))
+        .await?;
+    Ok(HttpResponse::Ok().json(LoginResponse::from(&outcome)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"code": "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144", "app": "shop"}))]
+#[schema(example = json!({"code": "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144", "app": "demo-mp"}))]
 pub struct CodeRequest {
     /// A WeChat code (see the endpoint for which kind).
     pub code: String,
@@ -126,7 +116,7 @@ impl From<&wxauth_core::ports::VerifiedPhone> for PhoneNumberResponse {
 ///
 /// The code comes from `<button open-type="getPhoneNumber">` (`e.detail.code`); it is not a
 /// `wx.login` code. Single-use, valid 5 minutes.
-#[utoipa::path(post, path = "/api/v1/miniprogram/phone-number", tag = "Mini Program",
+#[utoipa::path(tag = "Mini Program",
     request_body = CodeRequest,
     responses(
         (status = 200, description = "The verified phone number", body = PhoneNumberResponse),
@@ -135,22 +125,15 @@ impl From<&wxauth_core::ports::VerifiedPhone> for PhoneNumberResponse {
         (status = 429, description = "RATE_LIMITED, WECHAT_RATE_LIMITED", body = ErrorBody),
         (status = 502, description = "WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[post("/api/v1/miniprogram/phone-number")]
 pub async fn phone_number(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<CodeRequest>,
+    body: Json<CodeRequest>,
 ) -> Result<HttpResponse> {
-    state
-        .limit(
-            LimitClass::Phone,
-            ctx.ip,
-            body.app.as_deref(),
-            &[AppKind::MiniProgram],
-        )
-        .await?;
     let phone = state
         .wxauth
-        .mini_program_phone(body.app.as_deref(), &body.code)
+        .mini_program_phone(&ctx.context, body.app.as_deref(), &body.code)
         .await?;
     Ok(HttpResponse::Ok().json(PhoneNumberResponse::from(&phone)))
 }
@@ -167,7 +150,7 @@ pub struct OpenidResponse {
 ///
 /// Never returns the session key: it stays on the server (and replaces the stored one when the
 /// user has an account in this app).
-#[utoipa::path(post, path = "/api/v1/miniprogram/openid", tag = "Mini Program",
+#[utoipa::path(tag = "Mini Program",
     request_body = CodeRequest,
     responses(
         (status = 200, description = "The user's ids in this app", body = OpenidResponse),
@@ -176,22 +159,15 @@ pub struct OpenidResponse {
         (status = 429, description = "RATE_LIMITED, WECHAT_RATE_LIMITED", body = ErrorBody),
         (status = 502, description = "WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[post("/api/v1/miniprogram/openid")]
 pub async fn openid(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Json<CodeRequest>,
+    body: Json<CodeRequest>,
 ) -> Result<HttpResponse> {
-    state
-        .limit(
-            LimitClass::Openid,
-            ctx.ip,
-            body.app.as_deref(),
-            &[AppKind::MiniProgram],
-        )
-        .await?;
     let (openid, unionid) = state
         .wxauth
-        .mini_program_openid(body.app.as_deref(), &body.code)
+        .mini_program_openid(&ctx.context, body.app.as_deref(), &body.code)
         .await?;
     Ok(HttpResponse::Ok().json(OpenidResponse {
         openid: openid.to_string(),
@@ -222,7 +198,7 @@ pub struct DecryptResponse {
 }
 
 /// Decrypt legacy `encryptedData` with the server-held session key.
-#[utoipa::path(post, path = "/api/v1/miniprogram/decrypt", tag = "Mini Program",
+#[utoipa::path(tag = "Mini Program",
     request_body = DecryptRequest,
     security(("bearer" = [])),
     responses(
@@ -232,10 +208,11 @@ pub struct DecryptResponse {
         (status = 403, description = "USER_BLOCKED", body = ErrorBody),
         (status = 409, description = "NO_WECHAT_SESSION", body = ErrorBody),
     ))]
+#[post("/api/v1/miniprogram/decrypt")]
 pub async fn decrypt(
     state: web::Data<HttpState>,
     auth: Auth,
-    body: web::Json<DecryptRequest>,
+    body: Json<DecryptRequest>,
 ) -> Result<HttpResponse> {
     let data = state
         .wxauth
@@ -261,7 +238,7 @@ pub struct VerifySignatureResponse {
 }
 
 /// Check a `rawData` signature against the server-held session key.
-#[utoipa::path(post, path = "/api/v1/miniprogram/verify-signature", tag = "Mini Program",
+#[utoipa::path(tag = "Mini Program",
     request_body = VerifySignatureRequest,
     security(("bearer" = [])),
     responses(
@@ -269,10 +246,11 @@ pub struct VerifySignatureResponse {
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 409, description = "NO_WECHAT_SESSION", body = ErrorBody),
     ))]
+#[post("/api/v1/miniprogram/verify-signature")]
 pub async fn verify_signature(
     state: web::Data<HttpState>,
     auth: Auth,
-    body: web::Json<VerifySignatureRequest>,
+    body: Json<VerifySignatureRequest>,
 ) -> Result<HttpResponse> {
     let valid = state
         .wxauth
@@ -284,18 +262,4 @@ pub async fn verify_signature(
         )
         .await?;
     Ok(HttpResponse::Ok().json(VerifySignatureResponse { valid }))
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/miniprogram/login", web::post().to(login))
-        .route(
-            "/api/v1/miniprogram/phone-number",
-            web::post().to(phone_number),
-        )
-        .route("/api/v1/miniprogram/openid", web::post().to(openid))
-        .route("/api/v1/miniprogram/decrypt", web::post().to(decrypt))
-        .route(
-            "/api/v1/miniprogram/verify-signature",
-            web::post().to(verify_signature),
-        );
 }

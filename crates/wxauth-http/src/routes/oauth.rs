@@ -2,18 +2,16 @@
 //! state, and the code exchange.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wxauth_core::oauth::AuthorizeRequest;
 
-use wxauth_domain::AppKind;
-
-use super::{Result, observe_login};
+use super::Result;
 use crate::dto::LoginResponse;
 use crate::error::ErrorBody;
 use crate::extract::Ctx;
-use crate::rate_limit::LimitClass;
+use crate::json::Query;
 use crate::state::HttpState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -56,7 +54,7 @@ pub struct AuthorizeResponse {
 ///
 /// `redirectUri` and `callback` must be in the app's redirect allow-list (scheme, host, path
 /// prefix) and must differ.
-#[utoipa::path(get, path = "/api/v1/oauth/authorize", tag = "Web sign-in",
+#[utoipa::path(tag = "Web sign-in",
     params(AuthorizeQuery),
     responses(
         (status = 200, description = "The URL to send the browser to", body = AuthorizeResponse),
@@ -65,28 +63,24 @@ pub struct AuthorizeResponse {
         (status = 404, description = "APP_NOT_FOUND", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
+#[get("/api/v1/oauth/authorize")]
 pub async fn authorize(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    query: web::Query<AuthorizeQuery>,
+    query: Query<AuthorizeQuery>,
 ) -> Result<HttpResponse> {
-    state
-        .limit(
-            LimitClass::OAuth,
-            ctx.ip,
-            query.app.as_deref(),
-            &[AppKind::OfficialAccount, AppKind::Website],
-        )
-        .await?;
     let auth = state
         .wxauth
-        .oauth_authorize(AuthorizeRequest {
-            app: query.app.as_deref(),
-            redirect_uri: &query.redirect_uri,
-            callback: &query.callback,
-            scope: query.scope.as_deref(),
-            force_popup: query.force_popup,
-        })
+        .oauth_authorize(
+            &ctx.context,
+            AuthorizeRequest {
+                app: query.app.as_deref(),
+                redirect_uri: &query.redirect_uri,
+                callback: &query.callback,
+                scope: query.scope.as_deref(),
+                force_popup: query.force_popup,
+            },
+        )
         .await?;
     if query.redirect == Some(true) {
         return Ok(HttpResponse::Found()
@@ -127,7 +121,7 @@ pub struct OAuthTokenResponse {
 ///
 /// For `snsapi_userinfo` the user's nickname and avatar are kept. Snapshot (virtual) users are
 /// refused. The state works once.
-#[utoipa::path(get, path = "/api/v1/oauth/token", tag = "Web sign-in",
+#[utoipa::path(tag = "Web sign-in",
     params(TokenQuery),
     responses(
         (status = 200, description = "Signed in (or a bind code)", body = OAuthTokenResponse),
@@ -136,27 +130,20 @@ pub struct OAuthTokenResponse {
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
         (status = 502, description = "WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[get("/api/v1/oauth/token")]
 pub async fn token(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    query: web::Query<TokenQuery>,
+    query: Query<TokenQuery>,
 ) -> Result<HttpResponse> {
-    state.limits.check_ip(LimitClass::OAuth, ctx.ip)?;
-    let result = state
+    let login = state
         .wxauth
         .oauth_login(&ctx.context, &query.code, &query.state)
-        .await;
-    observe_login(&state, None, result.as_ref().map(|r| &r.outcome)).await;
-    let login = result?;
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(OAuthTokenResponse {
             login: LoginResponse::from(&login.outcome),
             redirect_uri: login.redirect_uri,
         }))
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/oauth/authorize", web::get().to(authorize))
-        .route("/api/v1/oauth/token", web::get().to(token));
 }

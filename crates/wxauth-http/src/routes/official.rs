@@ -3,19 +3,19 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use wxauth_core::official::{QrCodeRequest, QrLoginState};
 use wxauth_core::ports::{PushSignature, QrScene};
-use wxauth_domain::{AppKind, OpenId};
+use wxauth_domain::OpenId;
 
 use super::Result;
 use crate::dto::{BindRequiredResponse, TokenResponse};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ErrorBody;
 use crate::extract::{Admin, Auth, Ctx};
-use crate::rate_limit::LimitClass;
+use crate::json::{Json, OptionalJson, Query};
 use crate::state::HttpState;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -29,7 +29,7 @@ pub enum SceneDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"app": "oa", "scene": "poster_2026", "expireSeconds": 604800}))]
+#[schema(example = json!({"app": "demo-oa", "scene": "poster_2026", "expireSeconds": 604800}))]
 pub struct QrCodeBody {
     pub app: Option<String>,
     #[schema(value_type = Object)]
@@ -62,7 +62,7 @@ pub struct QrCodeResponse {
 }
 
 /// Create a parametric QR code (admin).
-#[utoipa::path(post, path = "/api/v1/official/qrcodes", tag = "Official Account",
+#[utoipa::path(tag = "Official Account",
     request_body = QrCodeBody,
     security(("adminKey" = [])),
     responses(
@@ -71,10 +71,11 @@ pub struct QrCodeResponse {
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 502, description = "WECHAT_ERROR, WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[post("/api/v1/official/qrcodes")]
 pub async fn create_qrcode(
     state: web::Data<HttpState>,
     admin: Admin,
-    body: web::Json<QrCodeBody>,
+    body: Json<QrCodeBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let scene = match body.scene {
@@ -127,7 +128,7 @@ pub struct SubscriptionResponse {
 ///
 /// With a bearer token: the caller, by their openid in that account. With an admin key and
 /// `openid`: anyone.
-#[utoipa::path(get, path = "/api/v1/official/subscription", tag = "Official Account",
+#[utoipa::path(tag = "Official Account",
     params(SubscriptionQuery),
     security(("bearer" = []), ("adminKey" = [])),
     responses(
@@ -136,17 +137,17 @@ pub struct SubscriptionResponse {
         (status = 404, description = "NOT_FOUND: the caller has no identity in that account", body = ErrorBody),
         (status = 502, description = "WECHAT_ERROR, WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[get("/api/v1/official/subscription")]
 pub async fn subscription(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    query: web::Query<SubscriptionQuery>,
+    query: Query<SubscriptionQuery>,
 ) -> Result<HttpResponse> {
     let status = match &query.openid {
         Some(openid) => {
             // Looking up someone else is an admin's business.
             Admin::from_request(&req, &mut Payload::None).await?;
-            let openid = OpenId::parse(openid.as_str())
-                .map_err(|e| ApiError::validation("openid", &e.reason))?;
+            let openid = OpenId::parse(openid.as_str())?;
             state
                 .wxauth
                 .follower_status(query.app.as_deref(), &openid)
@@ -193,16 +194,17 @@ impl PushQuery {
 }
 
 /// WeChat's server URL check: answers `echostr` when the signature matches the event token.
-#[utoipa::path(get, path = "/api/v1/official/{app}/events", tag = "Official Account",
+#[utoipa::path(tag = "Official Account",
     params(("app" = String, Path, description = "The Official Account key"), PushQuery),
     responses(
         (status = 200, description = "The echostr, as plain text", content_type = "text/plain", body = String),
         (status = 401, description = "INVALID_SIGNATURE", body = ErrorBody),
     ))]
+#[get("/api/v1/official/{app}/events")]
 pub async fn verify_url(
     state: web::Data<HttpState>,
     app: web::Path<String>,
-    query: web::Query<PushQuery>,
+    query: Query<PushQuery>,
 ) -> Result<HttpResponse> {
     state
         .wxauth
@@ -219,7 +221,7 @@ pub async fn verify_url(
 /// Verifies `signature` (or `msg_signature` in safe mode), decrypts, records follows and
 /// unfollows, completes scan-to-logins, ignores WeChat's retries of a push already handled,
 /// and answers `success`.
-#[utoipa::path(post, path = "/api/v1/official/{app}/events", tag = "Official Account",
+#[utoipa::path(tag = "Official Account",
     params(("app" = String, Path, description = "The Official Account key"), PushQuery),
     request_body(content = String, content_type = "text/xml", description = "WeChat's XML push"),
     responses(
@@ -227,10 +229,11 @@ pub async fn verify_url(
         (status = 400, description = "VALIDATION_ERROR: not a readable push", body = ErrorBody),
         (status = 401, description = "INVALID_SIGNATURE", body = ErrorBody),
     ))]
+#[post("/api/v1/official/{app}/events")]
 pub async fn receive_event(
     state: web::Data<HttpState>,
     app: web::Path<String>,
-    query: web::Query<PushQuery>,
+    query: Query<PushQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
     state
@@ -244,7 +247,7 @@ pub async fn receive_event(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"app": "oa"}))]
+#[schema(example = json!({"app": "demo-oa"}))]
 pub struct QrLoginBody {
     pub app: Option<String>,
 }
@@ -266,7 +269,7 @@ pub struct QrLoginStartResponse {
 }
 
 /// Start a scan-to-login: a temporary QR code whose scan signs the scanner in.
-#[utoipa::path(post, path = "/api/v1/official/qr-login", tag = "Official Account",
+#[utoipa::path(tag = "Official Account",
     request_body = QrLoginBody,
     responses(
         (status = 200, description = "Show the QR image, then poll", body = QrLoginStartResponse),
@@ -274,22 +277,17 @@ pub struct QrLoginStartResponse {
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
         (status = 502, description = "WECHAT_ERROR, WECHAT_UNAVAILABLE", body = ErrorBody),
     ))]
+#[post("/api/v1/official/qr-login")]
 pub async fn start_qr_login(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    body: web::Bytes,
+    body: OptionalJson<QrLoginBody>,
 ) -> Result<HttpResponse> {
-    let body: Option<QrLoginBody> = crate::json::optional_json(&body)?;
-    let app = body.and_then(|b| b.app);
-    state
-        .limit(
-            LimitClass::OAuth,
-            ctx.ip,
-            app.as_deref(),
-            &[AppKind::OfficialAccount],
-        )
+    let app = body.0.and_then(|b| b.app);
+    let start = state
+        .wxauth
+        .start_qr_login(&ctx.context, app.as_deref())
         .await?;
-    let start = state.wxauth.start_qr_login(app.as_deref()).await?;
     Ok(HttpResponse::Ok().json(QrLoginStartResponse {
         login_id: start.login_id,
         qr_image_url: start.qr_image_url,
@@ -311,7 +309,7 @@ pub enum QrLoginStatusResponse {
 }
 
 /// Poll a scan-to-login: `pending`, `expired`, or (once) the tokens.
-#[utoipa::path(get, path = "/api/v1/official/qr-login/{loginId}", tag = "Official Account",
+#[utoipa::path(tag = "Official Account",
     params(("loginId" = String, Path, description = "From the start call")),
     responses(
         (status = 200, description = "pending, expired, or signed in", body = QrLoginStatusResponse,
@@ -320,12 +318,12 @@ pub enum QrLoginStatusResponse {
         (status = 410, description = "QR_LOGIN_CONSUMED: the tokens were already delivered", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
+#[get("/api/v1/official/qr-login/{loginId}")]
 pub async fn poll_qr_login(
     state: web::Data<HttpState>,
     ctx: Ctx,
     login_id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    state.limits.check_ip(LimitClass::Poll, ctx.ip)?;
     let status = state.wxauth.poll_qr_login(&ctx.context, &login_id).await?;
     let body = match &status {
         QrLoginState::Pending => QrLoginStatusResponse::Waiting { status: "pending" },
@@ -345,20 +343,4 @@ pub async fn poll_qr_login(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body))
-}
-
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/official/qrcodes", web::post().to(create_qrcode))
-        .route("/api/v1/official/subscription", web::get().to(subscription))
-        .service(
-            web::resource("/api/v1/official/{app}/events")
-                .app_data(web::PayloadConfig::new(64 * 1024))
-                .route(web::get().to(verify_url))
-                .route(web::post().to(receive_event)),
-        )
-        .route("/api/v1/official/qr-login", web::post().to(start_qr_login))
-        .route(
-            "/api/v1/official/qr-login/{login_id}",
-            web::get().to(poll_qr_login),
-        );
 }

@@ -1,12 +1,13 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use wxauth_core::ports::{AdminKeyRecord, AdminKeyRepo, RepoResult};
+use wxauth_core::ports::{AdminKeyReads, AdminKeyRecord, AdminKeyWrites, RepoResult};
 use wxauth_domain::Timestamp;
 
-use crate::convert::{db_err, from_db, to_db};
+use crate::convert::{from_db, to_db};
 use crate::entities::admin_keys::{self, Column};
-use crate::store::{Conn, Db};
+use crate::errors::db_err;
+use crate::store::{Backing, Conn, TxConn};
 
 fn record(m: admin_keys::Model) -> AdminKeyRecord {
     AdminKeyRecord {
@@ -19,9 +20,29 @@ fn record(m: admin_keys::Model) -> AdminKeyRecord {
 }
 
 #[async_trait]
-impl<C: Db> AdminKeyRepo for Conn<C> {
+impl<C: Backing> AdminKeyReads for Conn<C> {
+    async fn admin_key(&mut self, key_id: &str) -> RepoResult<Option<AdminKeyRecord>> {
+        let row = admin_keys::Entity::find()
+            .filter(Column::KeyId.eq(key_id))
+            .one(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(record))
+    }
+
+    async fn list_admin_keys(&mut self) -> RepoResult<Vec<AdminKeyRecord>> {
+        let rows = admin_keys::Entity::find()
+            .order_by_asc(Column::Id)
+            .all(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(record).collect())
+    }
+}
+
+#[async_trait]
+impl AdminKeyWrites for TxConn {
     async fn insert_admin_key(&mut self, key: &AdminKeyRecord) -> RepoResult<()> {
-        self.flush().await?;
         let row = admin_keys::ActiveModel {
             key_id: Set(key.key_id.clone()),
             name: Set(key.name.clone()),
@@ -31,39 +52,18 @@ impl<C: Db> AdminKeyRepo for Conn<C> {
             ..Default::default()
         };
         admin_keys::Entity::insert(row)
-            .exec_without_returning(&self.conn)
+            .exec_without_returning(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn admin_key(&mut self, key_id: &str) -> RepoResult<Option<AdminKeyRecord>> {
-        self.flush().await?;
-        let row = admin_keys::Entity::find()
-            .filter(Column::KeyId.eq(key_id))
-            .one(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(row.map(record))
-    }
-
-    async fn list_admin_keys(&mut self) -> RepoResult<Vec<AdminKeyRecord>> {
-        self.flush().await?;
-        let rows = admin_keys::Entity::find()
-            .order_by_asc(Column::Id)
-            .all(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(record).collect())
-    }
-
     async fn revoke_admin_key(&mut self, key_id: &str, now: Timestamp) -> RepoResult<bool> {
-        self.flush().await?;
         let res = admin_keys::Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
             .filter(Column::KeyId.eq(key_id))
             .filter(Column::RevokedAt.is_null())
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected == 1)

@@ -2,23 +2,34 @@ use async_trait::async_trait;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use wxauth_core::RepoError;
-use wxauth_core::ports::{AppDraft, AppRepo, RepoResult};
-use wxauth_domain::app::AppEndpoints;
-use wxauth_domain::{App, AppKey, RedirectAllowList, Timestamp, WechatAppId};
+use wxauth_core::ports::{AppDraft, AppReads, AppWrites, RepoResult};
+use wxauth_domain::{
+    App, AppEndpoints, AppId, AppKey, AppName, BaseUrl, EncodingAesKey, RedirectAllowList,
+    Timestamp, WechatAppId,
+};
 
 use crate::cipher::Purpose;
-use crate::convert::{corrupt, db_err, to_db};
+use crate::convert::to_db;
 use crate::entities::{apps, wechat_identities};
-use crate::store::{Conn, Db};
+use crate::errors::{corrupt, db_err};
+use crate::store::{Backing, Conn, TxConn};
 
-impl<C: Db> Conn<C> {
+/// A stored base URL; one that no longer parses is a corrupt row, not a silent default.
+fn base_url(field: &'static str, stored: &Option<String>) -> RepoResult<Option<BaseUrl>> {
+    stored
+        .as_deref()
+        .map(|u| BaseUrl::parse(field, u).map_err(|_| corrupt("base URL")))
+        .transpose()
+}
+
+impl<C: Backing> Conn<C> {
     fn app_from_row(&self, m: apps::Model) -> RepoResult<App> {
         let decrypt = |purpose, v: &str| {
-            self.cipher
+            self.cipher()
                 .decrypt(purpose, v)
-                .map_err(|e| RepoError::Other(format!("app {}: {e}", m.key)))
+                .map_err(|e| RepoError::other(format!("app {}: {e}", m.key)))
         };
         let optional = |purpose, v: &Option<String>| -> RepoResult<Option<SecretString>> {
             v.as_deref().map(|v| decrypt(purpose, v)).transpose()
@@ -26,10 +37,13 @@ impl<C: Db> Conn<C> {
         let rules: Vec<String> = serde_json::from_str(&m.redirect_allow_list)
             .map_err(|_| corrupt("redirect allow-list"))?;
         Ok(App {
-            id: m.id,
+            id: AppId(m.id),
             key: AppKey::parse(&m.key).map_err(|_| corrupt("app key"))?,
             kind: m.kind.parse().map_err(|_| corrupt("app kind"))?,
-            name: m.name.clone(),
+            // Names written before the 128-character rule existed fall back to the key.
+            name: AppName::parse(&m.name)
+                .or_else(|_| AppName::parse(&m.key))
+                .map_err(|_| corrupt("app name"))?,
             appid: WechatAppId::parse(&m.appid).map_err(|_| corrupt("appid"))?,
             secret: decrypt(Purpose::AppSecret, &m.secret_enc)?,
             registration: m
@@ -39,11 +53,14 @@ impl<C: Db> Conn<C> {
             redirect_allow_list: RedirectAllowList::parse_all(&rules)
                 .map_err(|_| corrupt("redirect allow-list"))?,
             event_token: optional(Purpose::EventToken, &m.event_token_enc)?,
-            encoding_aes_key: optional(Purpose::EncodingAesKey, &m.encoding_aes_key_enc)?,
+            encoding_aes_key: optional(Purpose::EncodingAesKey, &m.encoding_aes_key_enc)?
+                .map(|k| EncodingAesKey::parse(k.expose_secret()))
+                .transpose()
+                .map_err(|_| corrupt("EncodingAESKey"))?,
             endpoints: AppEndpoints {
-                api_base_url: m.api_base_url.clone(),
-                open_base_url: m.open_base_url.clone(),
-                mp_base_url: m.mp_base_url.clone(),
+                api_base_url: base_url("apiBaseUrl", &m.api_base_url)?,
+                open_base_url: base_url("openBaseUrl", &m.open_base_url)?,
+                mp_base_url: base_url("mpBaseUrl", &m.mp_base_url)?,
             },
             enabled: m.enabled,
         })
@@ -51,77 +68,90 @@ impl<C: Db> Conn<C> {
 }
 
 #[async_trait]
-impl<C: Db> AppRepo for Conn<C> {
+impl<C: Backing> AppReads for Conn<C> {
     async fn app_by_key(&mut self, key: &AppKey) -> RepoResult<Option<App>> {
-        self.flush().await?;
         let row = apps::Entity::find()
             .filter(apps::Column::Key.eq(key.as_str()))
-            .one(&self.conn)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         row.map(|m| self.app_from_row(m)).transpose()
     }
 
-    async fn app_by_id(&mut self, id: i64) -> RepoResult<Option<App>> {
-        self.flush().await?;
-        let row = apps::Entity::find_by_id(id)
-            .one(&self.conn)
+    async fn app_by_id(&mut self, id: AppId) -> RepoResult<Option<App>> {
+        let row = apps::Entity::find_by_id(id.0)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         row.map(|m| self.app_from_row(m)).transpose()
     }
 
     async fn list_apps(&mut self) -> RepoResult<Vec<App>> {
-        self.flush().await?;
         let rows = apps::Entity::find()
             .order_by_asc(apps::Column::Key)
-            .all(&self.conn)
+            .all(self.synced().await?)
             .await
             .map_err(db_err)?;
         rows.into_iter().map(|m| self.app_from_row(m)).collect()
     }
 
+    async fn app_has_identities(&mut self, app_id: AppId) -> RepoResult<bool> {
+        let n = wechat_identities::Entity::find()
+            .filter(wechat_identities::Column::AppId.eq(app_id.0))
+            .count(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl AppWrites for TxConn {
     async fn upsert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<App> {
-        self.flush().await?;
         let rules: Vec<&str> = draft
             .redirect_allow_list
             .rules()
             .iter()
             .map(|r| r.as_str())
             .collect();
-        let encrypt_opt =
-            |purpose, v: &Option<SecretString>| v.as_ref().map(|v| self.cipher.encrypt(purpose, v));
+        let cipher = self.cipher();
+        let event_token = draft
+            .event_token
+            .as_ref()
+            .map(|v| cipher.encrypt(Purpose::EventToken, v));
+        let encoding_aes_key = draft
+            .encoding_aes_key
+            .as_ref()
+            .map(|v| cipher.encrypt(Purpose::EncodingAesKey, v.secret()));
+        let url = |u: &Option<BaseUrl>| u.as_ref().map(|u| u.as_str().to_owned());
         let mut row = apps::ActiveModel {
             key: Set(draft.key.to_string()),
             kind: Set(draft.kind.as_str().to_owned()),
-            name: Set(draft.name.clone()),
+            name: Set(draft.name.as_str().to_owned()),
             appid: Set(draft.appid.to_string()),
-            secret_enc: Set(self.cipher.encrypt(Purpose::AppSecret, &draft.secret)),
+            secret_enc: Set(cipher.encrypt(Purpose::AppSecret, &draft.secret)),
             registration: Set(draft.registration.as_str().to_owned()),
             redirect_allow_list: Set(serde_json::to_string(&rules).unwrap_or_else(|_| "[]".into())),
-            event_token_enc: Set(encrypt_opt(Purpose::EventToken, &draft.event_token)),
-            encoding_aes_key_enc: Set(encrypt_opt(
-                Purpose::EncodingAesKey,
-                &draft.encoding_aes_key,
-            )),
-            api_base_url: Set(draft.endpoints.api_base_url.clone()),
-            open_base_url: Set(draft.endpoints.open_base_url.clone()),
-            mp_base_url: Set(draft.endpoints.mp_base_url.clone()),
+            event_token_enc: Set(event_token),
+            encoding_aes_key_enc: Set(encoding_aes_key),
+            api_base_url: Set(url(&draft.endpoints.api_base_url)),
+            open_base_url: Set(url(&draft.endpoints.open_base_url)),
+            mp_base_url: Set(url(&draft.endpoints.mp_base_url)),
             enabled: Set(draft.enabled),
-            source: Set(draft.source.to_owned()),
+            source: Set(draft.source.as_str().to_owned()),
             updated_at: Set(to_db(now)),
             ..Default::default()
         };
         let existing = apps::Entity::find()
             .filter(apps::Column::Key.eq(draft.key.as_str()))
-            .one(&self.conn)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         let id = match existing {
             Some(existing) => {
                 row.id = Set(existing.id);
                 apps::Entity::update(row)
-                    .exec(&self.conn)
+                    .exec(self.synced().await?)
                     .await
                     .map_err(db_err)?;
                 existing.id
@@ -129,34 +159,23 @@ impl<C: Db> AppRepo for Conn<C> {
             None => {
                 row.created_at = Set(to_db(now));
                 apps::Entity::insert(row)
-                    .exec(&self.conn)
+                    .exec(self.synced().await?)
                     .await
                     .map_err(db_err)?
                     .last_insert_id
             }
         };
-        self.app_by_id(id)
+        self.app_by_id(AppId(id))
             .await?
-            .ok_or_else(|| RepoError::Other("app vanished after write".into()))
+            .ok_or_else(|| RepoError::other("app vanished after write"))
     }
 
     async fn delete_app(&mut self, key: &AppKey) -> RepoResult<bool> {
-        self.flush().await?;
         let res = apps::Entity::delete_many()
             .filter(apps::Column::Key.eq(key.as_str()))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected > 0)
-    }
-
-    async fn app_has_identities(&mut self, app_id: i64) -> RepoResult<bool> {
-        self.flush().await?;
-        let n = wechat_identities::Entity::find()
-            .filter(wechat_identities::Column::AppId.eq(app_id))
-            .count(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(n > 0)
     }
 }

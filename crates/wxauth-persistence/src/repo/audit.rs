@@ -3,12 +3,13 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
 };
-use wxauth_core::ports::{AuditEntry, AuditQuery, AuditRepo, RepoResult};
+use wxauth_core::ports::{AuditEntry, AuditQuery, AuditReads, AuditWrites, RepoResult};
 use wxauth_domain::PublicUserId;
 
-use crate::convert::{db_err, from_db, to_db};
+use crate::convert::{from_db, to_db};
 use crate::entities::audit_log::{self, Column};
-use crate::store::{Conn, Db};
+use crate::errors::db_err;
+use crate::store::{Backing, Conn, TxConn};
 
 /// Caps a free-text column to its width, on a character boundary.
 fn cap(s: &Option<String>, max: usize) -> Option<String> {
@@ -16,26 +17,8 @@ fn cap(s: &Option<String>, max: usize) -> Option<String> {
 }
 
 #[async_trait]
-impl<C: Db> AuditRepo for Conn<C> {
-    async fn append_audit(&mut self, e: &AuditEntry) -> RepoResult<()> {
-        let row = audit_log::ActiveModel {
-            at: Set(to_db(e.at)),
-            kind: Set(e.kind.chars().take(64).collect()),
-            success: Set(e.success),
-            reason: Set(cap(&e.reason, 128)),
-            app_key: Set(cap(&e.app_key, 64)),
-            user_public_id: Set(e.user.map(|u| u.to_string())),
-            actor: Set(cap(&e.actor, 64)),
-            ip: Set(cap(&e.ip, 64)),
-            request_id: Set(cap(&e.request_id, 64)),
-            ..Default::default()
-        };
-        self.write(audit_log::Entity::insert(row).into_query())
-            .await
-    }
-
+impl<C: Backing> AuditReads for Conn<C> {
     async fn query_audit(&mut self, q: &AuditQuery) -> RepoResult<(Vec<AuditEntry>, u64)> {
-        self.flush().await?;
         let mut cond = Condition::all();
         if let Some(user) = &q.user {
             cond = cond.add(Column::UserPublicId.eq(user.to_string()));
@@ -50,12 +33,16 @@ impl<C: Db> AuditRepo for Conn<C> {
             cond = cond.add(Column::At.lt(to_db(until)));
         }
         let select = audit_log::Entity::find().filter(cond);
-        let total = select.clone().count(&self.conn).await.map_err(db_err)?;
+        let total = select
+            .clone()
+            .count(self.synced().await?)
+            .await
+            .map_err(db_err)?;
         let rows = select
             .order_by_desc(Column::Id)
             .offset(q.offset)
             .limit(q.limit)
-            .all(&self.conn)
+            .all(self.synced().await?)
             .await
             .map_err(db_err)?;
         let entries = rows
@@ -73,5 +60,25 @@ impl<C: Db> AuditRepo for Conn<C> {
             })
             .collect();
         Ok((entries, total))
+    }
+}
+
+#[async_trait]
+impl AuditWrites for TxConn {
+    async fn append_audit(&mut self, e: &AuditEntry) -> RepoResult<()> {
+        let row = audit_log::ActiveModel {
+            at: Set(to_db(e.at)),
+            kind: Set(e.kind.chars().take(64).collect()),
+            success: Set(e.success),
+            reason: Set(cap(&e.reason, 128)),
+            app_key: Set(cap(&e.app_key, 64)),
+            user_public_id: Set(e.user.map(|u| u.to_string())),
+            actor: Set(cap(&e.actor, 64)),
+            ip: Set(cap(&e.ip, 64)),
+            request_id: Set(cap(&e.request_id, 64)),
+            ..Default::default()
+        };
+        self.defer(audit_log::Entity::insert(row).into_query());
+        Ok(())
     }
 }

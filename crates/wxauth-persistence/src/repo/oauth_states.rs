@@ -1,20 +1,42 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use wxauth_core::ports::{NewOAuthState, OAuthStateRecord, OAuthStateRepo, RepoResult};
-use wxauth_domain::Timestamp;
+use wxauth_core::ports::{
+    NewOAuthState, OAuthStateReads, OAuthStateRecord, OAuthStateWrites, RepoResult,
+};
+use wxauth_domain::{AppId, Timestamp};
 
-use crate::convert::{db_err, from_db, to_db};
+use crate::convert::{from_db, to_db};
 use crate::entities::oauth_states::{self, Column};
-use crate::store::{Conn, Db};
+use crate::errors::db_err;
+use crate::store::{Backing, Conn, TxConn};
 
 #[async_trait]
-impl<C: Db> OAuthStateRepo for Conn<C> {
+impl<C: Backing> OAuthStateReads for Conn<C> {
+    async fn oauth_state_by_hash(&mut self, hash: &str) -> RepoResult<Option<OAuthStateRecord>> {
+        let row = oauth_states::Entity::find()
+            .filter(Column::StateHash.eq(hash))
+            .one(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(|m| OAuthStateRecord {
+            id: m.id,
+            app_id: AppId(m.app_id),
+            redirect_uri: m.redirect_uri,
+            callback: m.callback,
+            scope: m.scope,
+            expires_at: from_db(m.expires_at),
+            used_at: m.used_at.map(from_db),
+        }))
+    }
+}
+
+#[async_trait]
+impl OAuthStateWrites for TxConn {
     async fn insert_oauth_state(&mut self, s: &NewOAuthState, now: Timestamp) -> RepoResult<()> {
-        self.flush().await?;
         let row = oauth_states::ActiveModel {
             state_hash: Set(s.state_hash.clone()),
-            app_id: Set(s.app_id),
+            app_id: Set(s.app_id.0),
             redirect_uri: Set(s.redirect_uri.clone()),
             callback: Set(s.callback.clone()),
             scope: Set(s.scope.clone()),
@@ -24,37 +46,18 @@ impl<C: Db> OAuthStateRepo for Conn<C> {
             ..Default::default()
         };
         oauth_states::Entity::insert(row)
-            .exec_without_returning(&self.conn)
+            .exec_without_returning(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn oauth_state_by_hash(&mut self, hash: &str) -> RepoResult<Option<OAuthStateRecord>> {
-        self.flush().await?;
-        let row = oauth_states::Entity::find()
-            .filter(Column::StateHash.eq(hash))
-            .one(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(row.map(|m| OAuthStateRecord {
-            id: m.id,
-            app_id: m.app_id,
-            redirect_uri: m.redirect_uri,
-            callback: m.callback,
-            scope: m.scope,
-            expires_at: from_db(m.expires_at),
-            used_at: m.used_at.map(from_db),
-        }))
-    }
-
     async fn mark_oauth_state_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
-        self.flush().await?;
         let res = oauth_states::Entity::update_many()
             .col_expr(Column::UsedAt, Expr::value(Some(to_db(now))))
             .filter(Column::Id.eq(id))
             .filter(Column::UsedAt.is_null())
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected == 1)

@@ -3,19 +3,21 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use wxauth_core::RepoError;
 use wxauth_core::ports::{
-    FollowerChange, NewQrLogin, OfficialRepo, QrLoginRecord, QrLoginStatus, RepoResult,
+    FollowerChange, NewQrLogin, OfficialReads, OfficialWrites, QrLoginRecord, QrLoginStatus,
+    RepoResult,
 };
-use wxauth_domain::{OpenId, Timestamp};
+use wxauth_domain::{AppId, OpenId, Timestamp};
 
-use crate::convert::{self, corrupt, db_err, from_db, to_db};
+use crate::convert::{self, from_db, to_db};
 use crate::entities::{official_followers, qr_logins, wechat_events};
-use crate::store::{Conn, Db};
+use crate::errors::{corrupt, db_err};
+use crate::store::{Backing, Conn, TxConn};
 
 fn qr_login(m: qr_logins::Model) -> RepoResult<QrLoginRecord> {
     Ok(QrLoginRecord {
         id: m.id,
         login_id: m.login_id,
-        app_id: m.app_id,
+        app_id: AppId(m.app_id),
         scene: m.scene,
         status: QrLoginStatus::parse(&m.status).ok_or_else(|| corrupt("QR login status"))?,
         openid: m.openid.map(convert::openid).transpose()?,
@@ -24,11 +26,41 @@ fn qr_login(m: qr_logins::Model) -> RepoResult<QrLoginRecord> {
 }
 
 #[async_trait]
-impl<C: Db> OfficialRepo for Conn<C> {
-    async fn remember_event(&mut self, app_id: i64, key: &str, now: Timestamp) -> RepoResult<bool> {
-        self.flush().await?;
+impl<C: Backing> OfficialReads for Conn<C> {
+    async fn qr_login_by_id(&mut self, login_id: &str) -> RepoResult<Option<QrLoginRecord>> {
+        let row = qr_logins::Entity::find()
+            .filter(qr_logins::Column::LoginId.eq(login_id))
+            .one(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        row.map(qr_login).transpose()
+    }
+
+    async fn qr_login_by_scene(
+        &mut self,
+        app_id: AppId,
+        scene: &str,
+    ) -> RepoResult<Option<QrLoginRecord>> {
+        let row = qr_logins::Entity::find()
+            .filter(qr_logins::Column::AppId.eq(app_id.0))
+            .filter(qr_logins::Column::Scene.eq(scene))
+            .one(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        row.map(qr_login).transpose()
+    }
+}
+
+#[async_trait]
+impl OfficialWrites for TxConn {
+    async fn remember_event(
+        &mut self,
+        app_id: AppId,
+        key: &str,
+        now: Timestamp,
+    ) -> RepoResult<bool> {
         let row = wechat_events::ActiveModel {
-            app_id: Set(app_id),
+            app_id: Set(app_id.0),
             dedupe_key: Set(key.to_owned()),
             received_at: Set(to_db(now)),
             ..Default::default()
@@ -36,7 +68,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
         // The unique key (app, dedupe key) decides; with MySQL's found-rows semantics an
         // `ON DUPLICATE KEY` no-op would count as a write, so the violation itself is the answer.
         match wechat_events::Entity::insert(row)
-            .exec_without_returning(&self.conn)
+            .exec_without_returning(self.synced().await?)
             .await
         {
             Ok(_) => Ok(true),
@@ -48,11 +80,10 @@ impl<C: Db> OfficialRepo for Conn<C> {
     }
 
     async fn record_follower(&mut self, change: &FollowerChange) -> RepoResult<()> {
-        self.flush().await?;
         use official_followers::Column;
         let at = to_db(change.at);
         let row = official_followers::ActiveModel {
-            app_id: Set(change.app_id),
+            app_id: Set(change.app_id.0),
             openid: Set(change.openid.to_string()),
             subscribed: Set(change.subscribed),
             subscribed_at: Set(change.subscribed.then_some(at)),
@@ -81,17 +112,16 @@ impl<C: Db> OfficialRepo for Conn<C> {
         };
         official_followers::Entity::insert(row)
             .on_conflict(on_conflict)
-            .exec_without_returning(&self.conn)
+            .exec_without_returning(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
     async fn insert_qr_login(&mut self, login: &NewQrLogin, now: Timestamp) -> RepoResult<()> {
-        self.flush().await?;
         let row = qr_logins::ActiveModel {
             login_id: Set(login.login_id.clone()),
-            app_id: Set(login.app_id),
+            app_id: Set(login.app_id.0),
             scene: Set(login.scene.clone()),
             ticket: Set(login.ticket.clone()),
             status: Set(QrLoginStatus::Pending.as_str().to_owned()),
@@ -101,39 +131,13 @@ impl<C: Db> OfficialRepo for Conn<C> {
             ..Default::default()
         };
         qr_logins::Entity::insert(row)
-            .exec_without_returning(&self.conn)
+            .exec_without_returning(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn qr_login_by_id(&mut self, login_id: &str) -> RepoResult<Option<QrLoginRecord>> {
-        self.flush().await?;
-        let row = qr_logins::Entity::find()
-            .filter(qr_logins::Column::LoginId.eq(login_id))
-            .one(&self.conn)
-            .await
-            .map_err(db_err)?;
-        row.map(qr_login).transpose()
-    }
-
-    async fn qr_login_by_scene(
-        &mut self,
-        app_id: i64,
-        scene: &str,
-    ) -> RepoResult<Option<QrLoginRecord>> {
-        self.flush().await?;
-        let row = qr_logins::Entity::find()
-            .filter(qr_logins::Column::AppId.eq(app_id))
-            .filter(qr_logins::Column::Scene.eq(scene))
-            .one(&self.conn)
-            .await
-            .map_err(db_err)?;
-        row.map(qr_login).transpose()
-    }
-
     async fn mark_qr_login_scanned(&mut self, id: i64, openid: &OpenId) -> RepoResult<bool> {
-        self.flush().await?;
         let res = qr_logins::Entity::update_many()
             .col_expr(
                 qr_logins::Column::Status,
@@ -142,14 +146,13 @@ impl<C: Db> OfficialRepo for Conn<C> {
             .col_expr(qr_logins::Column::Openid, Expr::value(openid.to_string()))
             .filter(qr_logins::Column::Id.eq(id))
             .filter(qr_logins::Column::Status.eq(QrLoginStatus::Pending.as_str()))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected == 1)
     }
 
     async fn mark_qr_login_consumed(&mut self, id: i64) -> RepoResult<bool> {
-        self.flush().await?;
         let res = qr_logins::Entity::update_many()
             .col_expr(
                 qr_logins::Column::Status,
@@ -157,7 +160,7 @@ impl<C: Db> OfficialRepo for Conn<C> {
             )
             .filter(qr_logins::Column::Id.eq(id))
             .filter(qr_logins::Column::Status.eq(QrLoginStatus::Scanned.as_str()))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected == 1)

@@ -3,15 +3,41 @@ use sea_orm::sea_query::{Expr, Query};
 
 use crate::repo::users::user_ref;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use wxauth_core::ports::{NewRefreshToken, RefreshTokenRecord, RepoResult, SessionRepo};
-use wxauth_domain::{Timestamp, UserId};
+use wxauth_core::ports::{
+    NewRefreshToken, RefreshTokenRecord, RepoResult, SessionReads, SessionWrites,
+};
+use wxauth_domain::{AppId, Timestamp, UserId};
 
-use crate::convert::{db_err, from_db, to_db};
+use crate::convert::{from_db, to_db};
 use crate::entities::refresh_tokens::{self, Column};
-use crate::store::{Conn, Db};
+use crate::errors::db_err;
+use crate::store::{Backing, Conn, TxConn};
 
 #[async_trait]
-impl<C: Db> SessionRepo for Conn<C> {
+impl<C: Backing> SessionReads for Conn<C> {
+    async fn refresh_token_by_hash(
+        &mut self,
+        hash: &str,
+    ) -> RepoResult<Option<RefreshTokenRecord>> {
+        let row = refresh_tokens::Entity::find()
+            .filter(Column::TokenHash.eq(hash))
+            .one(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(row.map(|m| RefreshTokenRecord {
+            id: m.id,
+            family: m.family,
+            user_id: UserId(m.user_id),
+            app_id: m.app_id.map(AppId),
+            expires_at: from_db(m.expires_at),
+            used_at: m.used_at.map(from_db),
+            revoked_at: m.revoked_at.map(from_db),
+        }))
+    }
+}
+
+#[async_trait]
+impl SessionWrites for TxConn {
     async fn insert_refresh_token(
         &mut self,
         t: &NewRefreshToken,
@@ -32,67 +58,44 @@ impl<C: Db> SessionRepo for Conn<C> {
                 Expr::val(t.token_hash.clone()).into(),
                 Expr::val(t.family.clone()).into(),
                 user_ref(t.user),
-                Expr::val(t.app_id).into(),
+                Expr::val(t.app_id.map(|a| a.0)).into(),
                 Expr::val(to_db(now)).into(),
                 Expr::val(to_db(t.expires_at)).into(),
             ])
-            .map_err(|e| wxauth_core::RepoError::Other(e.to_string()))?;
-        self.write(insert).await
-    }
-
-    async fn refresh_token_by_hash(
-        &mut self,
-        hash: &str,
-    ) -> RepoResult<Option<RefreshTokenRecord>> {
-        self.flush().await?;
-        let row = refresh_tokens::Entity::find()
-            .filter(Column::TokenHash.eq(hash))
-            .one(&self.conn)
-            .await
-            .map_err(db_err)?;
-        Ok(row.map(|m| RefreshTokenRecord {
-            id: m.id,
-            family: m.family,
-            user_id: UserId(m.user_id),
-            app_id: m.app_id,
-            expires_at: from_db(m.expires_at),
-            used_at: m.used_at.map(from_db),
-            revoked_at: m.revoked_at.map(from_db),
-        }))
+            .map_err(|e| wxauth_core::RepoError::other(e.to_string()))?;
+        self.defer(insert);
+        Ok(())
     }
 
     async fn mark_refresh_token_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
-        self.flush().await?;
         let res = refresh_tokens::Entity::update_many()
             .col_expr(Column::UsedAt, Expr::value(Some(to_db(now))))
             .filter(Column::Id.eq(id))
             .filter(Column::UsedAt.is_null())
             .filter(Column::RevokedAt.is_null())
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected == 1)
     }
 
     async fn revoke_family(&mut self, family: &str, now: Timestamp) -> RepoResult<u64> {
-        self.flush().await?;
         let res = refresh_tokens::Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
             .filter(Column::Family.eq(family))
             .filter(Column::RevokedAt.is_null())
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected)
     }
 
     async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> RepoResult<u64> {
-        self.flush().await?;
         let res = refresh_tokens::Entity::update_many()
             .col_expr(Column::RevokedAt, Expr::value(Some(to_db(now))))
             .filter(Column::UserId.eq(user.0))
             .filter(Column::RevokedAt.is_null())
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected)

@@ -7,16 +7,19 @@ use sea_orm::{
 use secrecy::SecretString;
 use wxauth_core::RepoError;
 use wxauth_core::ports::{
-    IdentityRecord, NewIdentity, NewUser, ProfileChange, RepoResult, UserQuery, UserRef, UserRepo,
+    IdentityRecord, NewIdentity, NewUser, ProfileChange, RepoResult, UserQuery, UserReads, UserRef,
+    UserWrites,
 };
 use wxauth_domain::{
-    OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, User, UserId, UserStatus,
+    AppId, IdentityId, OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, User, UserId,
+    UserStatus,
 };
 
 use crate::cipher::Purpose;
-use crate::convert::{self, db_err, from_db, phone_to_db, to_db};
+use crate::convert::{self, from_db, phone_to_db, to_db};
 use crate::entities::{refresh_tokens, users, wechat_identities};
-use crate::store::{Conn, Db};
+use crate::errors::db_err;
+use crate::store::{Backing, Conn, TxConn};
 
 /// A user reference in a write: the row id, or (for a user written in the same transaction)
 /// a subquery by public id.
@@ -39,9 +42,9 @@ pub(crate) fn user_ref(user: UserRef) -> SimpleExpr {
 
 fn identity(m: wechat_identities::Model) -> RepoResult<IdentityRecord> {
     Ok(IdentityRecord {
-        id: m.id,
+        id: IdentityId(m.id),
         user_id: UserId(m.user_id),
-        app_id: m.app_id,
+        app_id: AppId(m.app_id),
         openid: convert::openid(m.openid)?,
         unionid: convert::unionid(m.unionid)?,
         created_at: from_db(m.created_at),
@@ -49,11 +52,11 @@ fn identity(m: wechat_identities::Model) -> RepoResult<IdentityRecord> {
     })
 }
 
-impl<C: Db> Conn<C> {
-    async fn user_where(&self, cond: Condition) -> RepoResult<Option<User>> {
+impl<C: Backing> Conn<C> {
+    async fn user_where(&mut self, cond: Condition) -> RepoResult<Option<User>> {
         let row = users::Entity::find()
             .filter(cond)
-            .one(&self.conn)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         row.map(convert::user).transpose()
@@ -61,66 +64,60 @@ impl<C: Db> Conn<C> {
 }
 
 #[async_trait]
-impl<C: Db> UserRepo for Conn<C> {
+impl<C: Backing> UserReads for Conn<C> {
     async fn identity_with_user(
         &mut self,
-        app_id: i64,
+        app_id: AppId,
         openid: &OpenId,
     ) -> RepoResult<Option<(IdentityRecord, User)>> {
-        self.flush().await?;
         let row = wechat_identities::Entity::find()
-            .filter(wechat_identities::Column::AppId.eq(app_id))
+            .filter(wechat_identities::Column::AppId.eq(app_id.0))
             .filter(wechat_identities::Column::Openid.eq(openid.as_str()))
             .find_also_related(users::Entity)
-            .one(&self.conn)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         match row {
             Some((i, Some(u))) => Ok(Some((identity(i)?, convert::user(u)?))),
-            Some((_, None)) => Err(RepoError::Other("identity without its user".into())),
+            Some((_, None)) => Err(RepoError::other("identity without its user")),
             None => Ok(None),
         }
     }
 
     async fn user_by_unionid(&mut self, unionid: &UnionId) -> RepoResult<Option<User>> {
-        self.flush().await?;
         let row = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::Unionid.eq(unionid.as_str()))
             .order_by_asc(wechat_identities::Column::Id)
             .find_also_related(users::Entity)
-            .one(&self.conn)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         row.and_then(|(_, u)| u).map(convert::user).transpose()
     }
 
     async fn user_by_phone(&mut self, phone: &PhoneNumber) -> RepoResult<Option<User>> {
-        self.flush().await?;
         self.user_where(Condition::all().add(users::Column::Phone.eq(phone.e164())))
             .await
     }
 
     async fn user_by_id(&mut self, id: UserId) -> RepoResult<Option<User>> {
-        self.flush().await?;
         let row = users::Entity::find_by_id(id.0)
-            .one(&self.conn)
+            .one(self.synced().await?)
             .await
             .map_err(db_err)?;
         row.map(convert::user).transpose()
     }
 
     async fn user_by_public_id(&mut self, id: &PublicUserId) -> RepoResult<Option<User>> {
-        self.flush().await?;
         self.user_where(Condition::all().add(users::Column::PublicId.eq(id.to_string())))
             .await
     }
 
     async fn identities_of(&mut self, user: UserId) -> RepoResult<Vec<IdentityRecord>> {
-        self.flush().await?;
         wechat_identities::Entity::find()
             .filter(wechat_identities::Column::UserId.eq(user.0))
             .order_by_asc(wechat_identities::Column::Id)
-            .all(&self.conn)
+            .all(self.synced().await?)
             .await
             .map_err(db_err)?
             .into_iter()
@@ -132,11 +129,10 @@ impl<C: Db> UserRepo for Conn<C> {
         &mut self,
         id: &PublicUserId,
     ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>> {
-        self.flush().await?;
         let rows = users::Entity::find()
             .filter(users::Column::PublicId.eq(id.to_string()))
             .find_with_related(wechat_identities::Entity)
-            .all(&self.conn)
+            .all(self.synced().await?)
             .await
             .map_err(db_err)?;
         let Some((user, mut identities)) = rows.into_iter().next() else {
@@ -151,47 +147,40 @@ impl<C: Db> UserRepo for Conn<C> {
     }
 
     async fn list_users(&mut self, query: &UserQuery) -> RepoResult<(Vec<User>, u64)> {
-        self.flush().await?;
         let mut cond = Condition::all();
-        if let Some(search) = query
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(text) = query.text.as_deref() {
             let by_identity = Query::select()
                 .column(wechat_identities::Column::UserId)
                 .from(wechat_identities::Entity)
                 .cond_where(
                     Condition::any()
-                        .add(wechat_identities::Column::Openid.eq(search))
-                        .add(wechat_identities::Column::Unionid.eq(search)),
+                        .add(wechat_identities::Column::Openid.eq(text))
+                        .add(wechat_identities::Column::Unionid.eq(text)),
                 )
                 .to_owned();
-            let phone = if search.starts_with('+') {
-                search.to_owned()
-            } else {
-                format!("+86{search}")
-            };
-            cond = cond.add(
-                Condition::any()
-                    .add(users::Column::PublicId.eq(search))
-                    .add(users::Column::Phone.eq(search))
-                    .add(users::Column::Phone.eq(phone))
-                    .add(users::Column::Nickname.contains(search))
-                    .add(users::Column::Id.in_subquery(by_identity)),
-            );
+            let mut any = Condition::any()
+                .add(users::Column::PublicId.eq(text))
+                .add(users::Column::Nickname.contains(text))
+                .add(users::Column::Id.in_subquery(by_identity));
+            if let Some(phone) = &query.phone {
+                any = any.add(users::Column::Phone.eq(phone.e164()));
+            }
+            cond = cond.add(any);
         }
         if let Some(status) = query.status {
             cond = cond.add(users::Column::Status.eq(status.as_str()));
         }
         let select = users::Entity::find().filter(cond);
-        let total = select.clone().count(&self.conn).await.map_err(db_err)?;
+        let total = select
+            .clone()
+            .count(self.synced().await?)
+            .await
+            .map_err(db_err)?;
         let rows = select
             .order_by_desc(users::Column::Id)
             .offset(query.offset)
             .limit(query.limit)
-            .all(&self.conn)
+            .all(self.synced().await?)
             .await
             .map_err(db_err)?;
         let users = rows
@@ -201,6 +190,32 @@ impl<C: Db> UserRepo for Conn<C> {
         Ok((users, total))
     }
 
+    async fn session_key(
+        &mut self,
+        user: UserId,
+        app_id: AppId,
+    ) -> RepoResult<Option<SecretString>> {
+        // The identity that signed in last: its key is the one the Mini Program holds now.
+        let row = wechat_identities::Entity::find()
+            .filter(wechat_identities::Column::UserId.eq(user.0))
+            .filter(wechat_identities::Column::AppId.eq(app_id.0))
+            .order_by_desc(wechat_identities::Column::LastLoginAt)
+            .order_by_desc(wechat_identities::Column::Id)
+            .one(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        row.and_then(|r| r.session_key_enc)
+            .map(|enc| {
+                self.cipher()
+                    .decrypt(Purpose::SessionKey, &enc)
+                    .map_err(|e| RepoError::other(format!("session key: {e}")))
+            })
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl UserWrites for TxConn {
     async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<()> {
         let (phone, cc) = phone_to_db(new.phone.as_ref());
         let row = users::ActiveModel {
@@ -214,7 +229,8 @@ impl<C: Db> UserRepo for Conn<C> {
             updated_at: Set(to_db(now)),
             ..Default::default()
         };
-        self.write(users::Entity::insert(row).into_query()).await
+        self.defer(users::Entity::insert(row).into_query());
+        Ok(())
     }
 
     async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<()> {
@@ -222,7 +238,7 @@ impl<C: Db> UserRepo for Conn<C> {
         let session_key = new
             .session_key
             .as_ref()
-            .map(|k| self.cipher.encrypt(Purpose::SessionKey, k));
+            .map(|k| self.cipher().encrypt(Purpose::SessionKey, k));
         let at = to_db(now);
         let mut insert = Query::insert();
         insert
@@ -239,7 +255,7 @@ impl<C: Db> UserRepo for Conn<C> {
             ])
             .values([
                 user_ref(new.user),
-                Expr::val(new.app_id).into(),
+                Expr::val(new.app_id.0).into(),
                 Expr::val(new.openid.to_string()).into(),
                 Expr::val(new.unionid.as_ref().map(|u| u.to_string())).into(),
                 Expr::val(session_key).into(),
@@ -247,13 +263,14 @@ impl<C: Db> UserRepo for Conn<C> {
                 Expr::val(at).into(),
                 Expr::val(Some(at)).into(),
             ])
-            .map_err(|e| RepoError::Other(e.to_string()))?;
-        self.write(insert).await
+            .map_err(|e| RepoError::other(e.to_string()))?;
+        self.defer(insert);
+        Ok(())
     }
 
     async fn record_sign_in(
         &mut self,
-        identity_id: i64,
+        identity_id: IdentityId,
         session_key: Option<&SecretString>,
         unionid: Option<&UnionId>,
         now: Timestamp,
@@ -268,7 +285,7 @@ impl<C: Db> UserRepo for Conn<C> {
                 Expr::value(to_db(now)),
             );
         if let Some(key) = session_key {
-            let enc = self.cipher.encrypt(Purpose::SessionKey, key);
+            let enc = self.cipher().encrypt(Purpose::SessionKey, key);
             update = update.col_expr(wechat_identities::Column::SessionKeyEnc, Expr::value(enc));
         }
         if let Some(unionid) = unionid {
@@ -277,25 +294,9 @@ impl<C: Db> UserRepo for Conn<C> {
                 Expr::value(unionid.to_string()),
             );
         }
-        let update = update.filter(wechat_identities::Column::Id.eq(identity_id));
-        self.write(update.into_query()).await
-    }
-
-    async fn session_key(&mut self, user: UserId, app_id: i64) -> RepoResult<Option<SecretString>> {
-        self.flush().await?;
-        let row = wechat_identities::Entity::find()
-            .filter(wechat_identities::Column::UserId.eq(user.0))
-            .filter(wechat_identities::Column::AppId.eq(app_id))
-            .one(&self.conn)
-            .await
-            .map_err(db_err)?;
-        row.and_then(|r| r.session_key_enc)
-            .map(|enc| {
-                self.cipher
-                    .decrypt(Purpose::SessionKey, &enc)
-                    .map_err(|e| RepoError::Other(format!("session key: {e}")))
-            })
-            .transpose()
+        let update = update.filter(wechat_identities::Column::Id.eq(identity_id.0));
+        self.defer(update.into_query());
+        Ok(())
     }
 
     async fn update_profile(
@@ -304,7 +305,6 @@ impl<C: Db> UserRepo for Conn<C> {
         change: &ProfileChange,
         now: Timestamp,
     ) -> RepoResult<User> {
-        self.flush().await?;
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::UpdatedAt, Expr::value(to_db(now)));
         if let Some(nickname) = &change.nickname {
@@ -323,12 +323,12 @@ impl<C: Db> UserRepo for Conn<C> {
         }
         update
             .filter(users::Column::Id.eq(user.0))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         self.user_by_id(user)
             .await?
-            .ok_or_else(|| RepoError::Other("user vanished".into()))
+            .ok_or_else(|| RepoError::other("user vanished"))
     }
 
     async fn set_user_status(
@@ -337,44 +337,40 @@ impl<C: Db> UserRepo for Conn<C> {
         status: UserStatus,
         now: Timestamp,
     ) -> RepoResult<bool> {
-        self.flush().await?;
         let res = users::Entity::update_many()
             .col_expr(users::Column::Status, Expr::value(status.as_str()))
             .col_expr(users::Column::UpdatedAt, Expr::value(to_db(now)))
             .filter(users::Column::Id.eq(user.0))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected > 0)
     }
 
-    async fn delete_identity(&mut self, user: UserId, app_id: i64) -> RepoResult<bool> {
-        self.flush().await?;
+    async fn delete_identity(&mut self, identity: IdentityId) -> RepoResult<bool> {
         let res = wechat_identities::Entity::delete_many()
-            .filter(wechat_identities::Column::UserId.eq(user.0))
-            .filter(wechat_identities::Column::AppId.eq(app_id))
-            .exec(&self.conn)
+            .filter(wechat_identities::Column::Id.eq(identity.0))
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected > 0)
     }
 
     async fn delete_user(&mut self, user: UserId) -> RepoResult<bool> {
-        self.flush().await?;
         // Explicit deletes rather than relying on ON DELETE CASCADE, which an operator's
         // hand-made schema might lack.
         refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::UserId.eq(user.0))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         wechat_identities::Entity::delete_many()
             .filter(wechat_identities::Column::UserId.eq(user.0))
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         let res = users::Entity::delete_by_id(user.0)
-            .exec(&self.conn)
+            .exec(self.synced().await?)
             .await
             .map_err(db_err)?;
         Ok(res.rows_affected > 0)

@@ -364,6 +364,10 @@ impl Config {
                 "is required: 32 random bytes in base64 (wxauth-server keys generate --kind master)",
             ));
         };
+        check_not_placeholder("secrets.master_key", master)?;
+        for previous in &self.secrets.previous_master_keys {
+            check_not_placeholder("secrets.previous_master_keys", previous)?;
+        }
         wxauth_persistence::SecretCipher::new(master, &self.secrets.previous_master_keys)
             .map_err(|e| ConfigError::invalid("secrets.master_key", e.to_string()))?;
         if wxauth_persistence::DatabaseKind::of_url(&self.database.url).is_none() {
@@ -377,6 +381,9 @@ impl Config {
                 "database.max_connections",
                 "must be at least 1",
             ));
+        }
+        if let Some(secret) = &self.jwt.secret {
+            check_not_placeholder("jwt.secret", secret)?;
         }
         self.jwt_config().map(|_| ())?;
         if self.jwt.access_token_ttl_secs < 60 || self.jwt.access_token_ttl_secs > 24 * 3600 {
@@ -465,70 +472,34 @@ impl Config {
         Ok(config)
     }
 
-    /// The configured app as the use cases' draft, validated.
+    /// The configured app as the use cases' draft, validated by the same rules as the admin
+    /// API's apps (core's `AppDraft::parse`); a refusal names the setting.
     pub fn app_draft(
         &self,
         key: &str,
         app: &AppSection,
-    ) -> Result<wxauth_core::ports::AppDraft, ConfigError> {
-        let field = |f: &str| format!("apps.{key}.{f}");
-        let app_key = wxauth_domain::AppKey::parse(key).map_err(|e| {
-            ConfigError::invalid(&format!("apps.{key}"), format!("key {}", e.reason))
-        })?;
-        let kind: wxauth_domain::AppKind =
-            app.kind
-                .parse()
-                .map_err(|e: wxauth_domain::ValidationError| {
-                    ConfigError::invalid(&field("kind"), e.reason)
-                })?;
-        let appid = wxauth_domain::WechatAppId::parse(app.appid.as_str())
-            .map_err(|e| ConfigError::invalid(&field("appid"), e.reason))?;
-        if app.secret.expose_secret().trim().is_empty() {
-            return Err(ConfigError::invalid(&field("secret"), "must not be empty"));
-        }
-        let registration =
-            app.registration
-                .parse()
-                .map_err(|e: wxauth_domain::ValidationError| {
-                    ConfigError::invalid(&field("registration"), e.reason)
-                })?;
-        let redirect_allow_list =
-            wxauth_domain::RedirectAllowList::parse_all(&app.redirect_allow_list)
-                .map_err(|e| ConfigError::invalid(&field("redirect_allow_list"), e.reason))?;
-        if let Some(aes) = &app.encoding_aes_key
-            && aes.expose_secret().len() != 43
-        {
-            return Err(ConfigError::invalid(
-                &field("encoding_aes_key"),
-                "must be 43 characters",
-            ));
-        }
-        for (f, url) in [
-            ("api_base_url", &app.api_base_url),
-            ("open_base_url", &app.open_base_url),
-            ("mp_base_url", &app.mp_base_url),
-        ] {
-            if let Some(url) = url {
-                check_url(&field(f), url)?;
-            }
-        }
-        Ok(wxauth_core::ports::AppDraft {
-            key: app_key,
-            kind,
-            name: app.name.clone().unwrap_or_else(|| key.to_owned()),
-            appid,
-            secret: app.secret.clone(),
-            registration,
-            redirect_allow_list,
+    ) -> Result<wxauth_core::AppDraft, ConfigError> {
+        let spec = wxauth_core::AppSpec {
+            key: key.to_owned(),
+            kind: app.kind.clone(),
+            name: app.name.clone(),
+            appid: app.appid.clone(),
+            secret: Some(app.secret.clone()),
+            registration: Some(app.registration.clone()),
+            redirect_allow_list: app.redirect_allow_list.clone(),
             event_token: app.event_token.clone(),
             encoding_aes_key: app.encoding_aes_key.clone(),
-            endpoints: wxauth_domain::app::AppEndpoints {
-                api_base_url: app.api_base_url.clone(),
-                open_base_url: app.open_base_url.clone(),
-                mp_base_url: app.mp_base_url.clone(),
-            },
-            enabled: app.enabled,
-            source: "config",
+            api_base_url: app.api_base_url.clone(),
+            open_base_url: app.open_base_url.clone(),
+            mp_base_url: app.mp_base_url.clone(),
+            enabled: Some(app.enabled),
+        };
+        wxauth_core::AppDraft::parse(spec, None, wxauth_core::AppSource::Config).map_err(|e| {
+            let setting = match e.field.as_ref() {
+                "key" => format!("apps.{key}"),
+                field => format!("apps.{key}.{}", snake_case(field)),
+            };
+            ConfigError::invalid(&setting, e.reason)
         })
     }
 
@@ -549,6 +520,30 @@ impl Config {
             default_app,
             app_cache_ttl: time::Duration::seconds(self.auth.app_cache_ttl_secs),
         })
+    }
+}
+
+/// The setting's name for a field the use cases report in camelCase: `encodingAesKey` →
+/// `encoding_aes_key`.
+fn snake_case(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 4);
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Refuses a secret that is visibly a placeholder (`CHANGE-ME…`, `<your secret>`, `xxxx`): a
+/// stack copied from `.env.example` must not start with a key printed in the repository.
+fn check_not_placeholder(key: &str, value: &SecretString) -> Result<(), ConfigError> {
+    match wxauth_domain::secret::placeholder_reason(value.expose_secret()) {
+        Some(reason) => Err(ConfigError::invalid(key, reason)),
+        None => Ok(()),
     }
 }
 

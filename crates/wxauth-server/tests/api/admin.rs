@@ -252,7 +252,7 @@ async fn the_audit_log_records_security_events_with_ip_and_request_id() {
             .iter()
             .find(|e| e["success"] == false)
             .expect("the failed login");
-        assert_eq!(failed["reason"], "invalid_code");
+        assert_eq!(failed["reason"], "INVALID_CODE", "the code the client saw");
         assert_eq!(failed["requestId"], request_id.as_str());
         assert_eq!(failed["ip"], "127.0.0.1");
         assert!(

@@ -431,11 +431,33 @@ async fn blocked_users_get_403_on_login_and_me() {
             "USER_BLOCKED",
         )
         .await;
+        // The session was ended too, yet the client is told why: a block, not an expiry.
         let refresh = body["refreshToken"].as_str().unwrap();
         let res = app
             .post("/api/v1/auth/refresh", json!({ "refreshToken": refresh }))
             .await;
-        assert_eq!(res.status(), 401, "blocking ended the sessions");
+        expect_error(res, 403, "USER_BLOCKED").await;
+        // Both refusals are filed under the user.
+        let user = body["user"]["id"].as_str().unwrap();
+        let path = format!("/api/v1/admin/audit?user={user}");
+        let audit: serde_json::Value =
+            crate::admin::admin(app, &key, reqwest::Method::GET, &path, None)
+                .await
+                .json()
+                .await
+                .unwrap();
+        let refused: Vec<(&str, &str)> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["success"] == false)
+            .map(|e| (e["kind"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            refused,
+            [("refresh", "USER_BLOCKED"), ("login", "USER_BLOCKED")],
+            "newest first"
+        );
     })
     .await;
 }

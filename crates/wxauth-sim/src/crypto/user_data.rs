@@ -76,7 +76,7 @@ pub fn decrypt_user_data(
 mod tests {
     use super::*;
 
-    // Test vectors from docs/wechat-api.md.
+    // Test vectors from docs/wechat-protocol.md.
     const SESSION_KEY: &str = "AAECAwQFBgcICQoLDA0ODw==";
 
     #[test]

@@ -1,15 +1,19 @@
 //! Official Account event push (服务器配置): the URL check and message signatures, the safe-mode
 //! cipher, and the XML of events and encrypted envelopes.
 //!
-//! A safe-mode push is handled in this order: [`parse_encrypted_envelope`], then
-//! [`verify_msg_signature`] over its `encrypt` (not `signature`), then [`EventCipher::decrypt`],
-//! then [`parse_event`].
+//! [`open_push`] does all of it for one pushed request: it checks the signature of a plain
+//! push, or (safe mode) parses the encrypted envelope, checks `msg_signature` over its
+//! `Encrypt` (not `signature`), decrypts it, and parses the event. The steps are public too:
+//! [`parse_encrypted_envelope`], [`verify_msg_signature`], [`EventCipher::decrypt`],
+//! [`parse_event`].
 
 mod cipher;
+mod push;
 mod signature;
 mod xml;
 
 pub use cipher::EventCipher;
+pub use push::{PushError, PushKeys, PushQuery, open_push, verify_server_url};
 pub use signature::{msg_signature, url_signature, verify_msg_signature, verify_url_signature};
 pub use xml::{
     EncryptedEnvelope, EventKind, EventMessage, MAX_EVENT_XML_BYTES, parse_encrypted_envelope,

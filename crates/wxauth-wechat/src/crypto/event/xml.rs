@@ -74,15 +74,6 @@ impl EventMessage {
             _ => None,
         }
     }
-
-    /// What WeChat's retries repeat: `MsgId` for messages, `FromUserName` + `CreateTime` for
-    /// events.
-    pub fn dedup_key(&self) -> String {
-        match self.msg_id {
-            Some(id) => format!("msg:{id}"),
-            None => format!("event:{}:{}", self.from_user_name, self.create_time),
-        }
-    }
 }
 
 /// A safe-mode push before decryption.
@@ -288,7 +279,6 @@ mod tests {
         assert_eq!(msg.event_key.as_deref(), Some("qrscene_SCENE"));
         assert_eq!(msg.ticket.as_deref(), Some("TICKET"));
         assert_eq!(msg.scene(), Some("SCENE"));
-        assert_eq!(msg.dedup_key(), "event:oUSER:1700000000");
     }
 
     #[test]
@@ -331,7 +321,7 @@ mod tests {
         assert_eq!(msg.msg_type, "text");
         assert_eq!(msg.event, None);
         assert_eq!(msg.msg_id, Some(1_234_567_890_123_456));
-        assert_eq!(msg.dedup_key(), "msg:1234567890123456");
+        assert_eq!(msg.msg_id, Some(1234567890123456));
         let fields = parse_flat(xml, MAX_EVENT_XML_BYTES).unwrap();
         assert!(fields.contains(&("Content".into(), "a <b> & 中".into())));
     }

@@ -1,0 +1,714 @@
+//! An in-memory store with the semantics the SQL store has, checked by the same contract suite
+//! ([`super::contract`]).
+//!
+//! Committed state sits behind one lock. A reader works on a snapshot of it. A transaction
+//! takes the writer lock for its whole life (as SQLite's single writer does), works on a copy,
+//! and its commit swaps the copy in: an uncommitted transaction leaves nothing behind, and two
+//! transactions never lose each other's writes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
+use secrecy::SecretString;
+use wxauth_domain::{
+    App, AppId, AppKey, IdentityId, OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, User,
+    UserId, UserStatus,
+};
+
+use crate::error::RepoError;
+use crate::ports::*;
+
+/// Every table of the fake.
+#[derive(Clone, Default)]
+pub struct State {
+    next_id: i64,
+    pub apps: Vec<App>,
+    pub users: Vec<User>,
+    pub identities: Vec<(IdentityRecord, Option<SecretString>)>,
+    pub refresh: Vec<(String, RefreshTokenRecord)>,
+    pub bind_codes: Vec<(String, BindCodeRecord)>,
+    pub states: Vec<(String, OAuthStateRecord)>,
+    pub events: Vec<(AppId, String)>,
+    pub followers: HashMap<(AppId, String), bool>,
+    pub qr_logins: Vec<QrLoginRecord>,
+    pub audit: Vec<AuditEntry>,
+    pub admin_keys: Vec<AdminKeyRecord>,
+}
+
+impl State {
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct FakeStore {
+    committed: Arc<Mutex<State>>,
+    writer: Arc<AsyncMutex<()>>,
+}
+
+impl FakeStore {
+    /// The committed tables, for assertions.
+    pub fn snapshot(&self) -> State {
+        self.committed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// A reader (no writer lock) or a transaction (with it). `Store` hands it out as the one or
+/// the other trait object, so a reader's writes cannot even be called.
+pub struct FakeHandle {
+    state: State,
+    tx: Option<(Arc<Mutex<State>>, OwnedMutexGuard<()>)>,
+}
+
+#[async_trait]
+impl Store for FakeStore {
+    fn read(&self) -> Box<dyn Reader> {
+        Box::new(FakeHandle {
+            state: self.snapshot(),
+            tx: None,
+        })
+    }
+
+    async fn begin(&self) -> RepoResult<Box<dyn Transaction>> {
+        let guard = self.writer.clone().lock_owned().await;
+        Ok(Box::new(FakeHandle {
+            state: self.snapshot(),
+            tx: Some((self.committed.clone(), guard)),
+        }))
+    }
+
+    async fn ping(&self) -> RepoResult<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Transaction for FakeHandle {
+    async fn commit(self: Box<Self>) -> RepoResult<()> {
+        if let Some((committed, _guard)) = self.tx {
+            *committed.lock().unwrap_or_else(|p| p.into_inner()) = self.state;
+        }
+        Ok(())
+    }
+
+    async fn rollback(self: Box<Self>) -> RepoResult<()> {
+        Ok(())
+    }
+}
+
+impl FakeHandle {
+    fn user_id_of(&self, user: UserRef) -> RepoResult<UserId> {
+        match user {
+            UserRef::Id(id) => Ok(id),
+            UserRef::Public(public) => self
+                .state
+                .users
+                .iter()
+                .find(|u| u.public_id == public)
+                .map(|u| u.id)
+                .ok_or_else(|| RepoError::other("no such user")),
+        }
+    }
+
+    fn user(&self, id: UserId) -> Option<User> {
+        self.state.users.iter().find(|u| u.id == id).cloned()
+    }
+}
+
+/// Marks the first row `pick` selects with `apply`; whether one was found.
+fn mark<T>(rows: &mut [T], pick: impl Fn(&T) -> bool, apply: impl FnOnce(&mut T)) -> bool {
+    match rows.iter_mut().find(|r| pick(r)) {
+        Some(row) => {
+            apply(row);
+            true
+        }
+        None => false,
+    }
+}
+
+fn page<T>(rows: Vec<T>, offset: u64, limit: u64) -> (Vec<T>, u64) {
+    let total = rows.len() as u64;
+    let rows = rows
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    (rows, total)
+}
+
+#[async_trait]
+impl AppReads for FakeHandle {
+    async fn app_by_key(&mut self, key: &AppKey) -> RepoResult<Option<App>> {
+        Ok(self.state.apps.iter().find(|a| &a.key == key).cloned())
+    }
+    async fn app_by_id(&mut self, id: AppId) -> RepoResult<Option<App>> {
+        Ok(self.state.apps.iter().find(|a| a.id == id).cloned())
+    }
+    async fn list_apps(&mut self) -> RepoResult<Vec<App>> {
+        let mut apps = self.state.apps.clone();
+        apps.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(apps)
+    }
+    async fn app_has_identities(&mut self, app: AppId) -> RepoResult<bool> {
+        Ok(self.state.identities.iter().any(|(i, _)| i.app_id == app))
+    }
+}
+
+#[async_trait]
+impl AppWrites for FakeHandle {
+    async fn upsert_app(&mut self, d: &AppDraft, _now: Timestamp) -> RepoResult<App> {
+        let id = match self.state.apps.iter().position(|a| a.key == d.key) {
+            Some(i) => self.state.apps.remove(i).id,
+            None => AppId(self.state.id()),
+        };
+        let app = App {
+            id,
+            key: d.key.clone(),
+            kind: d.kind,
+            name: d.name.clone(),
+            appid: d.appid.clone(),
+            secret: d.secret.clone(),
+            registration: d.registration,
+            redirect_allow_list: d.redirect_allow_list.clone(),
+            event_token: d.event_token.clone(),
+            encoding_aes_key: d.encoding_aes_key.clone(),
+            endpoints: d.endpoints.clone(),
+            enabled: d.enabled,
+        };
+        self.state.apps.push(app.clone());
+        Ok(app)
+    }
+    async fn delete_app(&mut self, key: &AppKey) -> RepoResult<bool> {
+        let before = self.state.apps.len();
+        self.state.apps.retain(|a| &a.key != key);
+        Ok(before != self.state.apps.len())
+    }
+}
+
+#[async_trait]
+impl UserReads for FakeHandle {
+    async fn identity_with_user(
+        &mut self,
+        app: AppId,
+        openid: &OpenId,
+    ) -> RepoResult<Option<(IdentityRecord, User)>> {
+        let found = self
+            .state
+            .identities
+            .iter()
+            .find(|(i, _)| i.app_id == app && &i.openid == openid)
+            .map(|(i, _)| i.clone());
+        Ok(found.and_then(|i| self.user(i.user_id).map(|u| (i, u))))
+    }
+    async fn user_by_unionid(&mut self, unionid: &UnionId) -> RepoResult<Option<User>> {
+        let owner = self
+            .state
+            .identities
+            .iter()
+            .find(|(i, _)| i.unionid.as_ref() == Some(unionid))
+            .map(|(i, _)| i.user_id);
+        Ok(owner.and_then(|id| self.user(id)))
+    }
+    async fn user_by_phone(&mut self, phone: &PhoneNumber) -> RepoResult<Option<User>> {
+        Ok(self
+            .state
+            .users
+            .iter()
+            .find(|u| u.phone.as_ref() == Some(phone))
+            .cloned())
+    }
+    async fn user_by_id(&mut self, id: UserId) -> RepoResult<Option<User>> {
+        Ok(self.user(id))
+    }
+    async fn user_by_public_id(&mut self, id: &PublicUserId) -> RepoResult<Option<User>> {
+        Ok(self
+            .state
+            .users
+            .iter()
+            .find(|u| &u.public_id == id)
+            .cloned())
+    }
+    async fn identities_of(&mut self, user: UserId) -> RepoResult<Vec<IdentityRecord>> {
+        Ok(self
+            .state
+            .identities
+            .iter()
+            .filter(|(i, _)| i.user_id == user)
+            .map(|(i, _)| i.clone())
+            .collect())
+    }
+    async fn account_of(
+        &mut self,
+        id: &PublicUserId,
+    ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>> {
+        let Some(user) = self.user_by_public_id(id).await? else {
+            return Ok(None);
+        };
+        let identities = self.identities_of(user.id).await?;
+        Ok(Some((user, identities)))
+    }
+    async fn list_users(&mut self, q: &UserQuery) -> RepoResult<(Vec<User>, u64)> {
+        let matches = |u: &User| {
+            let by_text = q.text.as_deref().is_none_or(|t| {
+                u.public_id.to_string() == t
+                    || u.nickname.as_ref().is_some_and(|n| n.as_str().contains(t))
+                    || q.phone.is_some() && u.phone == q.phone
+                    || self.state.identities.iter().any(|(i, _)| {
+                        i.user_id == u.id
+                            && (i.openid.as_str() == t
+                                || i.unionid.as_ref().is_some_and(|x| x.as_str() == t))
+                    })
+            });
+            by_text && q.status.is_none_or(|s| u.status == s)
+        };
+        let mut found: Vec<User> = self
+            .state
+            .users
+            .iter()
+            .filter(|u| matches(u))
+            .cloned()
+            .collect();
+        found.sort_by_key(|u| std::cmp::Reverse(u.id));
+        Ok(page(found, q.offset, q.limit))
+    }
+    async fn session_key(&mut self, user: UserId, app: AppId) -> RepoResult<Option<SecretString>> {
+        Ok(self
+            .state
+            .identities
+            .iter()
+            .filter(|(i, _)| i.user_id == user && i.app_id == app)
+            .max_by_key(|(i, _)| (i.last_login_at, i.id))
+            .and_then(|(_, k)| k.clone()))
+    }
+}
+
+#[async_trait]
+impl UserWrites for FakeHandle {
+    async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<()> {
+        if new.phone.is_some() && self.state.users.iter().any(|u| u.phone == new.phone) {
+            return Err(RepoError::Conflict("users.phone"));
+        }
+        if self
+            .state
+            .users
+            .iter()
+            .any(|u| u.public_id == new.public_id)
+        {
+            return Err(RepoError::Conflict("users.public_id"));
+        }
+        let user = User {
+            id: UserId(self.state.id()),
+            public_id: new.public_id,
+            nickname: new.nickname.clone(),
+            avatar_url: new.avatar_url.clone(),
+            phone: new.phone.clone(),
+            status: UserStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        self.state.users.push(user);
+        Ok(())
+    }
+    async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<()> {
+        let user_id = self.user_id_of(new.user)?;
+        let clash = self
+            .state
+            .identities
+            .iter()
+            .any(|(i, _)| i.app_id == new.app_id && i.openid == new.openid);
+        if clash {
+            return Err(RepoError::Conflict("wechat_identities.app_openid"));
+        }
+        let record = IdentityRecord {
+            id: IdentityId(self.state.id()),
+            user_id,
+            app_id: new.app_id,
+            openid: new.openid.clone(),
+            unionid: new.unionid.clone(),
+            created_at: now,
+            last_login_at: Some(now),
+        };
+        self.state
+            .identities
+            .push((record, new.session_key.clone()));
+        Ok(())
+    }
+    async fn record_sign_in(
+        &mut self,
+        id: IdentityId,
+        key: Option<&SecretString>,
+        unionid: Option<&UnionId>,
+        now: Timestamp,
+    ) -> RepoResult<()> {
+        if let Some((i, k)) = self.state.identities.iter_mut().find(|(i, _)| i.id == id) {
+            i.last_login_at = Some(now);
+            if let Some(key) = key {
+                *k = Some(key.clone());
+            }
+            if let Some(u) = unionid {
+                i.unionid = Some(u.clone());
+            }
+        }
+        Ok(())
+    }
+    async fn update_profile(
+        &mut self,
+        user: UserId,
+        c: &ProfileChange,
+        now: Timestamp,
+    ) -> RepoResult<User> {
+        if let Some(Some(phone)) = &c.phone
+            && self
+                .state
+                .users
+                .iter()
+                .any(|u| u.id != user && u.phone.as_ref() == Some(phone))
+        {
+            return Err(RepoError::Conflict("users.phone"));
+        }
+        let u = self
+            .state
+            .users
+            .iter_mut()
+            .find(|u| u.id == user)
+            .ok_or_else(|| RepoError::other("no user"))?;
+        if let Some(n) = &c.nickname {
+            u.nickname = n.clone();
+        }
+        if let Some(a) = &c.avatar_url {
+            u.avatar_url = a.clone();
+        }
+        if let Some(p) = &c.phone {
+            u.phone = p.clone();
+        }
+        u.updated_at = now;
+        Ok(u.clone())
+    }
+    async fn set_user_status(
+        &mut self,
+        user: UserId,
+        status: UserStatus,
+        now: Timestamp,
+    ) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.users,
+            |u| u.id == user,
+            |u| {
+                u.status = status;
+                u.updated_at = now;
+            },
+        ))
+    }
+    async fn delete_identity(&mut self, identity: IdentityId) -> RepoResult<bool> {
+        let before = self.state.identities.len();
+        self.state.identities.retain(|(i, _)| i.id != identity);
+        Ok(before != self.state.identities.len())
+    }
+    async fn delete_user(&mut self, user: UserId) -> RepoResult<bool> {
+        self.state.identities.retain(|(i, _)| i.user_id != user);
+        self.state.refresh.retain(|(_, r)| r.user_id != user);
+        let before = self.state.users.len();
+        self.state.users.retain(|u| u.id != user);
+        Ok(before != self.state.users.len())
+    }
+}
+
+#[async_trait]
+impl SessionReads for FakeHandle {
+    async fn refresh_token_by_hash(
+        &mut self,
+        hash: &str,
+    ) -> RepoResult<Option<RefreshTokenRecord>> {
+        Ok(self
+            .state
+            .refresh
+            .iter()
+            .find(|(h, _)| h == hash)
+            .map(|(_, r)| r.clone()))
+    }
+}
+
+#[async_trait]
+impl SessionWrites for FakeHandle {
+    async fn insert_refresh_token(
+        &mut self,
+        t: &NewRefreshToken,
+        _now: Timestamp,
+    ) -> RepoResult<()> {
+        if self.state.refresh.iter().any(|(h, _)| *h == t.token_hash) {
+            return Err(RepoError::Conflict("refresh_tokens.token_hash"));
+        }
+        let user_id = self.user_id_of(t.user)?;
+        let id = self.state.id();
+        self.state.refresh.push((
+            t.token_hash.clone(),
+            RefreshTokenRecord {
+                id,
+                family: t.family.clone(),
+                user_id,
+                app_id: t.app_id,
+                expires_at: t.expires_at,
+                used_at: None,
+                revoked_at: None,
+            },
+        ));
+        Ok(())
+    }
+    async fn mark_refresh_token_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.refresh,
+            |(_, r)| r.id == id && r.used_at.is_none() && r.revoked_at.is_none(),
+            |(_, r)| r.used_at = Some(now),
+        ))
+    }
+    async fn revoke_family(&mut self, family: &str, now: Timestamp) -> RepoResult<u64> {
+        let mut n = 0;
+        for (_, r) in self.state.refresh.iter_mut() {
+            if r.family == family && r.revoked_at.is_none() {
+                r.revoked_at = Some(now);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    async fn revoke_user_sessions(&mut self, user: UserId, now: Timestamp) -> RepoResult<u64> {
+        let mut n = 0;
+        for (_, r) in self.state.refresh.iter_mut() {
+            if r.user_id == user && r.revoked_at.is_none() {
+                r.revoked_at = Some(now);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl BindCodeReads for FakeHandle {
+    async fn bind_code_by_hash(&mut self, hash: &str) -> RepoResult<Option<BindCodeRecord>> {
+        Ok(self
+            .state
+            .bind_codes
+            .iter()
+            .find(|(h, _)| h == hash)
+            .map(|(_, r)| r.clone()))
+    }
+}
+
+#[async_trait]
+impl BindCodeWrites for FakeHandle {
+    async fn insert_bind_code(&mut self, c: &NewBindCode, _now: Timestamp) -> RepoResult<()> {
+        if self.state.bind_codes.iter().any(|(h, _)| *h == c.code_hash) {
+            return Err(RepoError::Conflict("bind_codes.code_hash"));
+        }
+        let id = self.state.id();
+        self.state.bind_codes.push((
+            c.code_hash.clone(),
+            BindCodeRecord {
+                id,
+                app_id: c.app_id,
+                openid: c.openid.clone(),
+                unionid: c.unionid.clone(),
+                session_key: c.session_key.clone(),
+                phone: c.phone.clone(),
+                expires_at: c.expires_at,
+                used_at: None,
+            },
+        ));
+        Ok(())
+    }
+    async fn mark_bind_code_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.bind_codes,
+            |(_, r)| r.id == id && r.used_at.is_none(),
+            |(_, r)| r.used_at = Some(now),
+        ))
+    }
+}
+
+#[async_trait]
+impl OAuthStateReads for FakeHandle {
+    async fn oauth_state_by_hash(&mut self, hash: &str) -> RepoResult<Option<OAuthStateRecord>> {
+        Ok(self
+            .state
+            .states
+            .iter()
+            .find(|(h, _)| h == hash)
+            .map(|(_, r)| r.clone()))
+    }
+}
+
+#[async_trait]
+impl OAuthStateWrites for FakeHandle {
+    async fn insert_oauth_state(&mut self, s: &NewOAuthState, _now: Timestamp) -> RepoResult<()> {
+        if self.state.states.iter().any(|(h, _)| *h == s.state_hash) {
+            return Err(RepoError::Conflict("oauth_states.state_hash"));
+        }
+        let id = self.state.id();
+        self.state.states.push((
+            s.state_hash.clone(),
+            OAuthStateRecord {
+                id,
+                app_id: s.app_id,
+                redirect_uri: s.redirect_uri.clone(),
+                callback: s.callback.clone(),
+                scope: s.scope.clone(),
+                expires_at: s.expires_at,
+                used_at: None,
+            },
+        ));
+        Ok(())
+    }
+    async fn mark_oauth_state_used(&mut self, id: i64, now: Timestamp) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.states,
+            |(_, r)| r.id == id && r.used_at.is_none(),
+            |(_, r)| r.used_at = Some(now),
+        ))
+    }
+}
+
+#[async_trait]
+impl OfficialReads for FakeHandle {
+    async fn qr_login_by_id(&mut self, login_id: &str) -> RepoResult<Option<QrLoginRecord>> {
+        Ok(self
+            .state
+            .qr_logins
+            .iter()
+            .find(|l| l.login_id == login_id)
+            .cloned())
+    }
+    async fn qr_login_by_scene(
+        &mut self,
+        app: AppId,
+        scene: &str,
+    ) -> RepoResult<Option<QrLoginRecord>> {
+        Ok(self
+            .state
+            .qr_logins
+            .iter()
+            .find(|l| l.app_id == app && l.scene == scene)
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl OfficialWrites for FakeHandle {
+    async fn remember_event(&mut self, app: AppId, key: &str, _now: Timestamp) -> RepoResult<bool> {
+        if self.state.events.iter().any(|(a, k)| *a == app && k == key) {
+            return Ok(false);
+        }
+        self.state.events.push((app, key.to_owned()));
+        Ok(true)
+    }
+    async fn record_follower(&mut self, c: &FollowerChange) -> RepoResult<()> {
+        self.state
+            .followers
+            .insert((c.app_id, c.openid.to_string()), c.subscribed);
+        Ok(())
+    }
+    async fn insert_qr_login(&mut self, l: &NewQrLogin, _now: Timestamp) -> RepoResult<()> {
+        let clash = self
+            .state
+            .qr_logins
+            .iter()
+            .any(|q| q.login_id == l.login_id || (q.app_id == l.app_id && q.scene == l.scene));
+        if clash {
+            return Err(RepoError::Conflict("qr_logins"));
+        }
+        let id = self.state.id();
+        self.state.qr_logins.push(QrLoginRecord {
+            id,
+            login_id: l.login_id.clone(),
+            app_id: l.app_id,
+            scene: l.scene.clone(),
+            status: QrLoginStatus::Pending,
+            openid: None,
+            expires_at: l.expires_at,
+        });
+        Ok(())
+    }
+    async fn mark_qr_login_scanned(&mut self, id: i64, openid: &OpenId) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.qr_logins,
+            |l| l.id == id && l.status == QrLoginStatus::Pending,
+            |l| {
+                l.status = QrLoginStatus::Scanned;
+                l.openid = Some(openid.clone());
+            },
+        ))
+    }
+    async fn mark_qr_login_consumed(&mut self, id: i64) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.qr_logins,
+            |l| l.id == id && l.status == QrLoginStatus::Scanned,
+            |l| l.status = QrLoginStatus::Consumed,
+        ))
+    }
+}
+
+#[async_trait]
+impl AuditReads for FakeHandle {
+    async fn query_audit(&mut self, q: &AuditQuery) -> RepoResult<(Vec<AuditEntry>, u64)> {
+        let found: Vec<AuditEntry> = self
+            .state
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| q.user.is_none_or(|u| e.user == Some(u)))
+            .filter(|e| q.kind.as_ref().is_none_or(|k| &e.kind == k))
+            .filter(|e| q.since.is_none_or(|t| e.at >= t))
+            .filter(|e| q.until.is_none_or(|t| e.at < t))
+            .cloned()
+            .collect();
+        Ok(page(found, q.offset, q.limit))
+    }
+}
+
+#[async_trait]
+impl AuditWrites for FakeHandle {
+    async fn append_audit(&mut self, e: &AuditEntry) -> RepoResult<()> {
+        self.state.audit.push(e.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AdminKeyReads for FakeHandle {
+    async fn admin_key(&mut self, key_id: &str) -> RepoResult<Option<AdminKeyRecord>> {
+        Ok(self
+            .state
+            .admin_keys
+            .iter()
+            .find(|k| k.key_id == key_id)
+            .cloned())
+    }
+    async fn list_admin_keys(&mut self) -> RepoResult<Vec<AdminKeyRecord>> {
+        Ok(self.state.admin_keys.clone())
+    }
+}
+
+#[async_trait]
+impl AdminKeyWrites for FakeHandle {
+    async fn insert_admin_key(&mut self, k: &AdminKeyRecord) -> RepoResult<()> {
+        if self.state.admin_keys.iter().any(|x| x.key_id == k.key_id) {
+            return Err(RepoError::Conflict("admin_keys.key_id"));
+        }
+        self.state.admin_keys.push(k.clone());
+        Ok(())
+    }
+    async fn revoke_admin_key(&mut self, key_id: &str, now: Timestamp) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.admin_keys,
+            |k| k.key_id == key_id && k.revoked_at.is_none(),
+            |k| k.revoked_at = Some(now),
+        ))
+    }
+}
