@@ -131,3 +131,69 @@ async fn fallback(
             .respond(&req),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use actix_web::App;
+
+    use super::*;
+
+    /// The router and the document come from one list, in both directions: every routed
+    /// endpoint is documented and every documented one is routed.
+    #[actix_web::test]
+    async fn the_routes_and_the_document_are_the_same_endpoints() {
+        for options in [
+            HttpOptions::default(),
+            HttpOptions {
+                compat_routes: false,
+                ..HttpOptions::default()
+            },
+        ] {
+            let table = std::sync::Arc::new(std::sync::Mutex::new(routes::RouteTable::default()));
+            let registered = table.clone();
+            let opts = options.clone();
+            let _app = actix_web::test::init_service(App::new().configure(move |cfg| {
+                let mut table = routes::RouteTable::default();
+                routes::api(
+                    &mut routes::Endpoints::Router {
+                        cfg,
+                        table: &mut table,
+                    },
+                    &opts,
+                );
+                *registered.lock().unwrap() = table;
+            }))
+            .await;
+            let routed: BTreeSet<(String, String)> = table
+                .lock()
+                .unwrap()
+                .entries()
+                .into_iter()
+                .map(|(path, method)| (path, method.as_str().to_owned()))
+                .collect();
+            let documented: BTreeSet<(String, String)> = openapi_document(&options)
+                .paths
+                .paths
+                .iter()
+                .flat_map(|(path, item)| {
+                    let methods = serde_json::to_value(item).unwrap();
+                    methods
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                        .map(|m| (path.clone(), m.to_uppercase()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            assert!(routed.len() > 30, "{} endpoints", routed.len());
+            assert_eq!(
+                routed, documented,
+                "compat routes: {}",
+                options.compat_routes
+            );
+        }
+    }
+}

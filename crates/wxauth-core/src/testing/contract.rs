@@ -378,7 +378,7 @@ pub async fn phone_numbers_are_unique(store: &dyn Store) {
 pub async fn a_refresh_token_is_used_once_and_its_family_revoked_together(store: &dyn Store) {
     let app = new_app(store).await;
     let (public_id, _) = new_user(store, app.id).await;
-    let family = unique("f");
+    let family = uuid::Uuid::new_v4().simple().to_string();
     let hashes = [unique("h"), unique("h")];
     let mut tx = store.begin().await.unwrap();
     for hash in &hashes {
@@ -731,7 +731,7 @@ pub async fn deleting_a_user_deletes_their_identities_and_sessions(store: &dyn S
     tx.insert_refresh_token(
         &NewRefreshToken {
             token_hash: hash.clone(),
-            family: unique("f"),
+            family: uuid::Uuid::new_v4().simple().to_string(),
             user: UserRef::Public(public_id),
             app_id: None,
             expires_at: now() + Duration::days(1),
@@ -764,7 +764,7 @@ pub async fn concurrent_transactions_lose_no_write(store: &dyn Store) {
     tx.insert_refresh_token(
         &NewRefreshToken {
             token_hash: hash.clone(),
-            family: unique("f"),
+            family: uuid::Uuid::new_v4().simple().to_string(),
             user: UserRef::Public(public_id),
             app_id: None,
             expires_at: now() + Duration::days(1),

@@ -21,6 +21,7 @@ async fn every_documented_path_is_served_and_documented_with_examples() {
                 let concrete = path
                     .replace("{app}", "mp")
                     .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                    .replace("{identityId}", "1")
                     .replace("{loginId}", "ql_x")
                     .replace("{key}", "mp");
                 let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
@@ -39,6 +40,52 @@ async fn every_documented_path_is_served_and_documented_with_examples() {
                 schemas[name].get("example").is_some(),
                 "schema {name} has an example"
             );
+        }
+    })
+    .await;
+}
+
+/// Every documented path answers the methods it does not serve with a 405 in the envelope and
+/// an `Allow` header naming the ones it does.
+#[tokio::test]
+async fn a_wrong_method_on_any_route_is_a_405_naming_the_right_ones() {
+    each_backend(async |app| {
+        let doc: serde_json::Value = app
+            .get("/api-docs/openapi.json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let all = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            let mut served: Vec<String> = ops
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|m| m.to_uppercase())
+                .collect();
+            served.sort();
+            let concrete = path
+                .replace("{app}", "mp")
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{identityId}", "1")
+                .replace("{loginId}", "ql_x")
+                .replace("{key}", "mp");
+            for method in all.iter().filter(|m| !served.iter().any(|s| s == *m)) {
+                let res = app
+                    .request(method.parse().unwrap(), &concrete, None, None)
+                    .await;
+                let allow = res
+                    .headers()
+                    .get("allow")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = wxauth_testkit::expect_error(res, 405, "METHOD_NOT_ALLOWED").await;
+                let mut allowed: Vec<&str> =
+                    allow.as_deref().unwrap_or_default().split(", ").collect();
+                allowed.sort();
+                assert_eq!(allowed, served, "{method} {path}: {body}");
+            }
         }
     })
     .await;

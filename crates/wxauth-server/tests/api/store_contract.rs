@@ -1,0 +1,27 @@
+//! The store contract of `wxauth-core` (the same cases the in-memory fake passes) against the
+//! SQL store on every backend.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use wxauth_persistence::{Database, DatabaseConfig, SecretCipher, SqlStore};
+use wxauth_testkit::{MASTER_KEY, TestDatabase, backends};
+
+#[tokio::test]
+async fn the_sql_store_keeps_the_store_contract_on_every_backend() {
+    for backend in backends() {
+        let mut db = TestDatabase::create(backend).await;
+        let database = Database::connect(&DatabaseConfig {
+            url: db.url.clone(),
+            ..DatabaseConfig::default()
+        })
+        .await
+        .unwrap();
+        database.migrate().await.unwrap();
+        let cipher = SecretCipher::new(&SecretString::from(MASTER_KEY), &[]).unwrap();
+        let store = SqlStore::new(database.clone(), Arc::new(cipher));
+        wxauth_core::testing::contract::run(&store).await;
+        database.close().await.unwrap();
+        db.drop_now().await;
+    }
+}
