@@ -4,7 +4,9 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p wxauth-server -p wxauth-sim \
+    # The server without the `demo` feature: production images do not link the simulator.
+    cargo build --release --locked -p wxauth-server --no-default-features \
+    && cargo build --release --locked -p wxauth-sim \
     && mkdir -p /out && cp target/release/wxauth-server target/release/wxauth-sim /out/
 
 FROM debian:bookworm-slim

@@ -114,7 +114,10 @@ impl AppDraft {
             None => existing.and_then(|a| a.event_token.clone()),
         };
         let encoding_aes_key = match spec.encoding_aes_key {
-            Some(key) => Some(EncodingAesKey::parse(key.expose_secret())?),
+            Some(key) => {
+                check_secret("encodingAesKey", &key)?;
+                Some(EncodingAesKey::parse(key.expose_secret())?)
+            }
             None => existing.and_then(|a| a.encoding_aes_key.clone()),
         };
         let base = |field, url: Option<String>| url.map(|u| BaseUrl::parse(field, &u)).transpose();

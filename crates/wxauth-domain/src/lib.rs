@@ -22,6 +22,8 @@ pub use ids::{AppId, AppKey, IdentityId, OpenId, PublicUserId, UnionId, UserId, 
 pub use phone::PhoneNumber;
 pub use profile::{AvatarUrl, Nickname};
 pub use redirect::{RedirectAllowList, RedirectRule};
+/// Re-exported: apps hold their secrets as `secrecy::SecretString`s.
+pub use secrecy;
 /// Re-exported: redirect rules and base URLs hand out `url::Url`s.
 pub use url;
 pub use user::{User, UserStatus};

@@ -23,7 +23,7 @@ pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
 pub use rate_limit::{RateLimitConfig, RateLimits};
 pub use routes::RouteTable;
-pub use state::{HttpOptions, HttpState};
+pub use state::{DemoScanner, HttpOptions, HttpState};
 
 /// Registers every route, the parsers' limits and the fallback on an actix app. Wrap the app
 /// in the per-request middleware, outside everything but compression:

@@ -20,6 +20,16 @@ pub struct HttpOptions {
     pub compat_mini_program_app: Option<String>,
     /// The Official Account the legacy `/wechat/*` routes use (default: the only one).
     pub compat_official_app: Option<String>,
+    /// The `demo` command's simulator user, whom the demo page suggests scanning as.
+    pub demo_scanner: Option<DemoScanner>,
+}
+
+/// A simulator user to scan the demo page's QR codes as.
+#[derive(Debug, Clone)]
+pub struct DemoScanner {
+    pub name: String,
+    pub openid: String,
+    pub simulator_url: String,
 }
 
 impl Default for HttpOptions {
@@ -31,6 +41,7 @@ impl Default for HttpOptions {
             demo_page: true,
             compat_mini_program_app: None,
             compat_official_app: None,
+            demo_scanner: None,
         }
     }
 }

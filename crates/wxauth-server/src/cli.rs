@@ -12,8 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "WeChat authentication service"
 )]
 pub struct Cli {
-    /// A TOML configuration file (default: config/wxauth.toml if it exists).
-    #[arg(long, short, global = true, env = "WXAUTH_CONFIG")]
+    /// A TOML configuration file (default: config/wxauth.toml if it exists). Given before the
+    /// command: `wxauth-server --config FILE serve`. The `demo` command configures itself.
+    #[arg(long, short, env = "WXAUTH_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -24,6 +25,7 @@ pub enum Command {
     /// Run the service (the default).
     Serve,
     /// Run the service on SQLite with the WeChat simulator and a demo app, for a first look.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate {

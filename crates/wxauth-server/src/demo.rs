@@ -2,7 +2,8 @@
 //! Program and a demo Official Account, and a printed curl session to try it.
 //!
 //! The demo's keys are generated on first start and kept in `<data dir>/demo-keys.json`, so the
-//! database stays readable across restarts. Never use them for anything else.
+//! database stays readable across restarts, and so is its admin key, which the banner prints
+//! for the Admin section of Swagger UI. Never use any of them for anything else.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ struct DemoKeys {
     official_secret: String,
     event_token: String,
     encoding_aes_key: String,
+    /// Created at the first start (it lives in the database); absent in older files.
+    #[serde(default)]
+    admin_key: Option<String>,
 }
 
 fn random() -> anyhow::Result<String> {
@@ -56,10 +60,35 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
         official_secret: random()?,
         event_token: random()?,
         encoding_aes_key: aes.expose_secret().trim_end_matches('=').to_owned(),
+        admin_key: None,
     };
-    std::fs::write(&path, serde_json::to_vec_pretty(&keys)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    save_keys(dir, &keys)?;
     Ok(keys)
+}
+
+fn save_keys(dir: &Path, keys: &DemoKeys) -> anyhow::Result<()> {
+    let path = dir.join("demo-keys.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(keys)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The demo's admin key: the one kept from an earlier start while the database still knows
+/// it, else a new one, kept for the next start.
+async fn admin_key(app: &Application, dir: &Path, keys: &mut DemoKeys) -> anyhow::Result<String> {
+    if let Some(key) = &keys.admin_key
+        && app.wxauth().authenticate_admin(key).await.is_ok()
+    {
+        return Ok(key.clone());
+    }
+    let created = app
+        .wxauth()
+        .create_admin_key("demo")
+        .await
+        .context("cannot create the demo's admin key")?;
+    let key = created.key.expose_secret().to_owned();
+    keys.admin_key = Some(key.clone());
+    save_keys(dir, keys)?;
+    Ok(key)
 }
 
 /// The configuration of the demo: SQLite in the data directory, both demo apps pointed at the
@@ -68,6 +97,11 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
     let mut config = Config::default();
     config.server.listen = args.listen;
     config.server.demo_page = true;
+    config.server.demo_scanner = Some(crate::config::DemoScanner {
+        name: "Alice".into(),
+        openid: ALICE_OA.into(),
+        simulator_url: sim.to_owned(),
+    });
     config.database.url = format!("sqlite://{}/demo.db?mode=rwc", args.data_dir.display());
     config.secrets.master_key = Some(SecretString::from(keys.master_key.clone()));
     config.jwt.secret = Some(SecretString::from(keys.jwt_secret.clone()));
@@ -113,7 +147,7 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
-    let keys = load_or_create_keys(&args.data_dir)?;
+    let mut keys = load_or_create_keys(&args.data_dir)?;
     let events_url = format!(
         "http://{}/api/v1/official/{OFFICIAL_KEY}/events",
         args.listen
@@ -153,44 +187,53 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let config = demo_config(args, &keys, &sim.base_url());
     crate::telemetry::init(&config.log);
     let app = Application::build(config).await?;
-    print_banner(args.listen, &sim.base_url())?;
+    let admin_key = admin_key(&app, &args.data_dir, &mut keys).await?;
+    print_banner(args.listen, &sim.base_url(), &admin_key)?;
     let result = app.run_until_stopped().await;
     sim.stop().await;
     Ok(result?)
 }
 
-fn print_banner(listen: SocketAddr, sim: &str) -> std::io::Result<()> {
-    let api = format!("http://{listen}");
+fn print_banner(listen: SocketAddr, sim: &str, admin_key: &str) -> std::io::Result<()> {
     let mut o = std::io::stdout().lock();
-    writeln!(
-        o,
-        "\nwxauth demo is running (SQLite, WeChat simulator at {sim})\n"
-    )?;
-    writeln!(o, "  Swagger UI:  {api}/swagger-ui/")?;
-    writeln!(o, "  Demo page:   {api}/demo/")?;
-    writeln!(o, "  OpenAPI:     {api}/api-docs/openapi.json\n")?;
-    writeln!(
-        o,
-        "Try it: a Mini Program user logs in and reads their profile.\n"
-    )?;
-    writeln!(
-        o,
-        "# 1. the Mini Program calls wx.login(); the simulator mints the code"
-    )?;
-    writeln!(
-        o,
-        "CODE=$(curl -s -X POST {sim}/__sim/login-codes -H 'content-type: application/json' \\\n  -d '{{\"appid\":\"{MINI_PROGRAM_APPID}\",\"openid\":\"{ALICE}\"}}' | sed -E 's/.*\"code\":\"([^\"]+)\".*/\\1/')"
-    )?;
-    writeln!(o, "# 2. log in with the code")?;
-    writeln!(
-        o,
-        "TOKEN=$(curl -s -X POST {api}/api/v1/miniprogram/login -H 'content-type: application/json' \\\n  -d \"{{\\\"code\\\":\\\"$CODE\\\"}}\" | sed -E 's/.*\"accessToken\":\"([^\"]+)\".*/\\1/')"
-    )?;
-    writeln!(o, "# 3. who am I?")?;
-    writeln!(
-        o,
-        "curl -s {api}/api/v1/me -H \"Authorization: Bearer $TOKEN\"\n"
-    )?;
-    writeln!(o, "Press Ctrl-C to stop.")?;
+    o.write_all(banner(listen, sim, admin_key).as_bytes())?;
     o.flush()
+}
+
+/// What the demo prints: where things are, the admin key, and a curl session that stops at
+/// the first failing step with the body that explains it.
+pub fn banner(listen: SocketAddr, sim: &str, admin_key: &str) -> String {
+    let api = format!("http://{listen}");
+    format!(
+        r#"
+wxauth demo is running (SQLite, WeChat simulator at {sim})
+
+  Swagger UI:  {api}/swagger-ui/   (Authorize: X-Admin-Key below, or a Bearer token)
+  Demo page:   {api}/demo/         (scan as the simulator's user Alice)
+  OpenAPI:     {api}/api-docs/openapi.json
+  Admin key:   {admin_key}
+
+Try it: a Mini Program user logs in and reads their account. Paste the block into a POSIX
+shell; it stops at the first step that fails and prints the error body.
+
+(
+  set -e
+  api={api}; sim={sim}
+  call() {{ body=$(curl -sS --fail-with-body "$@") || {{ echo "failed: $body" >&2; return 1; }}; printf '%s' "$body"; }}
+  field() {{ sed -nE "s/.*\"$1\":\"([^\"]+)\".*/\1/p"; }}
+  # 1. the Mini Program calls wx.login(); the simulator mints the code
+  minted=$(call -X POST "$sim/__sim/login-codes" -H 'content-type: application/json' \
+    -d '{{"appid":"{MINI_PROGRAM_APPID}","openid":"{ALICE}"}}')
+  CODE=$(printf '%s' "$minted" | field code)
+  # 2. log in with the code (a code works once: run the block again for a new one)
+  login=$(call -X POST "$api/api/v1/miniprogram/login" -H 'content-type: application/json' \
+    -d "{{\"code\":\"$CODE\"}}")
+  TOKEN=$(printf '%s' "$login" | field accessToken)
+  # 3. who am I?
+  call "$api/api/v1/me" -H "Authorization: Bearer $TOKEN"; echo
+)
+
+Press Ctrl-C to stop.
+"#
+    )
 }

@@ -5,6 +5,7 @@ pub mod application;
 pub mod cli;
 pub mod commands;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod housekeeping;
 pub mod telemetry;

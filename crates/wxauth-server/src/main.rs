@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use wxauth_server::cli::{Cli, Command, KeysCommand};
 use wxauth_server::config::Config;
-use wxauth_server::{application::Application, commands, demo, telemetry};
+use wxauth_server::{application::Application, commands, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,7 +23,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Commands that need no configuration.
     match &command {
         Command::Keys(KeysCommand::Generate { kind }) => return commands::generate_key(*kind),
-        Command::Demo(args) => return demo::run(args).await,
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => return wxauth_server::demo::run(args).await,
         Command::Healthcheck { url } => return commands::healthcheck(url),
         _ => {}
     }
@@ -49,6 +50,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apps(c) => commands::apps(config, c).await,
         Command::AdminKeys(c) => commands::admin_keys(config, c).await,
         Command::RotateMasterKey => commands::rotate_master_key(config).await,
-        Command::Keys(_) | Command::Demo(_) | Command::Healthcheck { .. } => Ok(()),
+        #[cfg(feature = "demo")]
+        Command::Demo(_) => Ok(()),
+        Command::Keys(_) | Command::Healthcheck { .. } => Ok(()),
     }
 }

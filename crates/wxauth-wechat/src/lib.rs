@@ -86,3 +86,5 @@ pub use secrecy::{ExposeSecret, SecretString};
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 pub use wxauth_domain::{OpenId, UnionId, WechatAppId};
+/// Re-exported: endpoints and authorize URLs are `url::Url`s.
+pub use url;

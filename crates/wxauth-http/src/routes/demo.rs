@@ -2,6 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 
+use crate::state::HttpState;
+
 const PAGE: &str = include_str!("../../assets/demo.html");
 
 async fn page() -> HttpResponse {
@@ -14,6 +16,18 @@ async fn page() -> HttpResponse {
         .body(PAGE)
 }
 
+/// Who to scan as, when the `demo` command runs the page next to the simulator.
+async fn scanner(state: web::Data<HttpState>) -> HttpResponse {
+    match &state.options.demo_scanner {
+        Some(s) => HttpResponse::Ok().json(serde_json::json!({
+            "name": s.name,
+            "openid": s.openid,
+            "simulatorUrl": s.simulator_url,
+        })),
+        None => HttpResponse::NotFound().json(serde_json::json!({})),
+    }
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/demo",
@@ -24,5 +38,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }),
     )
     .route("/demo/", web::get().to(page))
+    .route("/demo/scanner.json", web::get().to(scanner))
     .route("/demo/callback", web::get().to(page));
 }

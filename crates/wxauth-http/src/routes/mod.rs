@@ -2,7 +2,7 @@
 //!
 //! An endpoint is declared once: the actix route macro on its handler (`#[post("/api/v1/…")]`)
 //! names the path and the method, and `#[utoipa::path]` above it documents it and reads that
-//! same path and method. [`api`] lists every endpoint once; it is run against a router (the
+//! same path and method. `api` lists every endpoint once; it is run against a router (the
 //! actix service config, plus the table of paths that turns a wrong method into a 405) and
 //! against the OpenAPI document, so the two cannot disagree.
 

@@ -34,6 +34,17 @@ pub struct ServerSection {
     pub demo_page: bool,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Set by the `demo` command only: who the demo page tells you to scan as.
+    #[serde(skip)]
+    pub demo_scanner: Option<DemoScanner>,
+}
+
+/// The simulator user the demo page suggests for scan-to-login.
+#[derive(Debug, Clone)]
+pub struct DemoScanner {
+    pub name: String,
+    pub openid: String,
+    pub simulator_url: String,
 }
 
 impl Default for ServerSection {
@@ -48,6 +59,7 @@ impl Default for ServerSection {
             compat_official_app: None,
             demo_page: false,
             shutdown_timeout_secs: 10,
+            demo_scanner: None,
         }
     }
 }

@@ -74,7 +74,7 @@ async fn no_secret_is_stored_in_clear() {
             ("event token", Apps::OA_TOKEN),
             ("session key", session_key.as_str()),
             ("refresh token", refresh),
-            ("admin key secret", admin_key.rsplit('_').next().unwrap()),
+            ("admin key secret", admin_key.splitn(3, '_').nth(2).unwrap()),
         ] {
             assert!(
                 !dump.contains(secret),
