@@ -15,7 +15,7 @@ use crate::ports::{
 };
 use crate::secrets::{refresh_token, refresh_token_digest, session_family};
 use crate::service::{RequestContext, Wxauth, finish};
-use crate::signin::Refusal;
+use crate::signin::{Refusal, finish_refusable};
 
 /// A refresh token as handed to the client. Redacted from `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -167,14 +167,8 @@ impl Wxauth {
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        let (result, refused_user) = match self.rotate(tx.as_mut(), ctx, presented, now).await {
-            Ok(rotation) => (Ok(rotation), None),
-            Err(refusal) => (Err(refusal.error), refusal.user),
-        };
-        let rotation = finish(tx, result).await.map_err(|error| Refusal {
-            error,
-            user: refused_user,
-        })?;
+        let result = self.rotate(tx.as_mut(), ctx, presented, now).await;
+        let rotation = finish_refusable(tx, result).await?;
         match rotation {
             Rotation::Rotated {
                 user,

@@ -80,6 +80,21 @@ impl From<RepoError> for Refusal {
     }
 }
 
+/// [`finish`] for steps that may be refused for a known user: the refusal keeps its user
+/// through the rollback, and a failing commit is a refusal of no one in particular.
+pub(crate) async fn finish_refusable<T>(
+    tx: Box<dyn Transaction>,
+    result: Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    let (result, user) = match result {
+        Ok(value) => (Ok(value), None),
+        Err(refusal) => (Err(refusal.error), refusal.user),
+    };
+    finish(tx, result)
+        .await
+        .map_err(|error| Refusal { error, user })
+}
+
 fn refuse_blocked(user: &User) -> Result<(), Refusal> {
     if user.is_blocked() {
         return Err(Refusal {
@@ -280,17 +295,10 @@ impl Wxauth {
         event_kind: &'static str,
     ) -> Result<LoginOutcome, Refusal> {
         let mut tx = self.store.begin().await?;
-        let (result, refused_user) = match self
+        let result = self
             .sign_in_in(tx.as_mut(), ctx, app, who, unknown, event_kind)
-            .await
-        {
-            Ok(resolved) => (Ok(resolved), None),
-            Err(refusal) => (Err(refusal.error), refusal.user),
-        };
-        let resolved = finish(tx, result).await.map_err(|error| Refusal {
-            error,
-            user: refused_user,
-        })?;
+            .await;
+        let resolved = finish_refusable(tx, result).await?;
         match resolved {
             Resolved::BindRequired(bind_code) => {
                 let expires_in = self.settings.bind_code_ttl.whole_seconds();

@@ -58,20 +58,38 @@ impl<T> Query<T> {
 
 type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
+/// Reads a JSON body: `None` when it is empty and `optional`, else the parsed document.
+fn read_body<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    optional: bool,
+) -> Boxed<Option<T>> {
+    let content_type = check_content_type(req);
+    let body = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let body = body.await.map_err(|_| too_large())?;
+        if optional && body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        content_type?;
+        if body.len() > MAX_JSON_BYTES {
+            return Err(too_large());
+        }
+        parse_json(&body).map(Some)
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = check_content_type(req);
-        let body = web::Bytes::from_request(req, payload);
+        let body = read_body(req, payload, false);
         Box::pin(async move {
-            content_type?;
-            let body = body.await.map_err(|_| too_large())?;
-            if body.len() > MAX_JSON_BYTES {
-                return Err(too_large());
+            match body.await? {
+                Some(value) => Ok(Json(value)),
+                None => Err(ApiError::validation("body", "is required")),
             }
-            parse_json(&body).map(Json)
         })
     }
 }
@@ -81,19 +99,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type = check_content_type(req);
-        let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let body = body.await.map_err(|_| too_large())?;
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJson(None));
-            }
-            content_type?;
-            if body.len() > MAX_JSON_BYTES {
-                return Err(too_large());
-            }
-            parse_json(&body).map(|v| OptionalJson(Some(v)))
-        })
+        let body = read_body(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
     }
 }
 

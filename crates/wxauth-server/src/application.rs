@@ -164,13 +164,7 @@ impl Application {
                 demo_page: config.server.demo_page,
                 compat_mini_program_app: config.server.compat_mini_program_app.clone(),
                 compat_official_app: config.server.compat_official_app.clone(),
-                demo_scanner: config.server.demo_scanner.as_ref().map(|s| {
-                    wxauth_http::DemoScanner {
-                        name: s.name.clone(),
-                        openid: s.openid.clone(),
-                        simulator_url: s.simulator_url.clone(),
-                    }
-                }),
+                demo_scanner: config.server.demo_scanner.clone(),
             },
         ));
         let housekeeping = tokio::spawn(crate::housekeeping::run(

@@ -97,7 +97,7 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
     let mut config = Config::default();
     config.server.listen = args.listen;
     config.server.demo_page = true;
-    config.server.demo_scanner = Some(crate::config::DemoScanner {
+    config.server.demo_scanner = Some(wxauth_http::DemoScanner {
         name: "Alice".into(),
         openid: ALICE_OA.into(),
         simulator_url: sim.to_owned(),

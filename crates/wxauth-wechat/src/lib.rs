@@ -85,6 +85,6 @@ pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-pub use wxauth_domain::{OpenId, UnionId, WechatAppId};
 /// Re-exported: endpoints and authorize URLs are `url::Url`s.
 pub use url;
+pub use wxauth_domain::{OpenId, UnionId, WechatAppId};

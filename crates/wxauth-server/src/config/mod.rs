@@ -36,15 +36,7 @@ pub struct ServerSection {
     pub shutdown_timeout_secs: u64,
     /// Set by the `demo` command only: who the demo page tells you to scan as.
     #[serde(skip)]
-    pub demo_scanner: Option<DemoScanner>,
-}
-
-/// The simulator user the demo page suggests for scan-to-login.
-#[derive(Debug, Clone)]
-pub struct DemoScanner {
-    pub name: String,
-    pub openid: String,
-    pub simulator_url: String,
+    pub demo_scanner: Option<wxauth_http::DemoScanner>,
 }
 
 impl Default for ServerSection {

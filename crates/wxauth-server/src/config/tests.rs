@@ -127,18 +127,35 @@ fn every_placeholder_of_env_example_stops_start_up_naming_its_setting() {
     let replacements = [
         ("secrets.master_key", "WXAUTH__SECRETS__MASTER_KEY", KEY),
         ("jwt.secret", "WXAUTH__JWT__SECRET", JWT),
-        ("apps.oa.secret", "WXAUTH__APPS__OA__SECRET", "c0ffee0123456789abcdef0123456789"),
-        ("apps.oa.event_token", "WXAUTH__APPS__OA__EVENT_TOKEN", "k3yT0ken"),
+        (
+            "apps.oa.secret",
+            "WXAUTH__APPS__OA__SECRET",
+            "c0ffee0123456789abcdef0123456789",
+        ),
+        (
+            "apps.oa.event_token",
+            "WXAUTH__APPS__OA__EVENT_TOKEN",
+            "k3yT0ken",
+        ),
         (
             "apps.oa.encoding_aes_key",
             "WXAUTH__APPS__OA__ENCODING_AES_KEY",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
         ),
-        ("apps.shop.secret", "WXAUTH__APPS__SHOP__SECRET", "5ecret0123456789abcdef0123456789"),
+        (
+            "apps.shop.secret",
+            "WXAUTH__APPS__SHOP__SECRET",
+            "5ecret0123456789abcdef0123456789",
+        ),
     ];
     for (setting, var, real) in replacements {
-        let e = Config::load(None, Some(vars.clone())).unwrap_err().to_string();
-        assert!(e.contains(setting), "expected {setting} to be refused first: {e}");
+        let e = Config::load(None, Some(vars.clone()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(setting),
+            "expected {setting} to be refused first: {e}"
+        );
         assert!(e.contains("placeholder"), "{e}");
         assert_eq!(e.lines().count(), 1, "{e}");
         vars.insert(var.to_owned(), real.to_owned());
@@ -149,14 +166,26 @@ fn every_placeholder_of_env_example_stops_start_up_naming_its_setting() {
 #[test]
 fn visibly_fake_secrets_are_refused_too() {
     for (var, value, setting) in [
-        ("WXAUTH__JWT__SECRET", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "jwt.secret"),
-        ("WXAUTH__JWT__SECRET", "<your-jwt-secret-of-at-least-32-bytes>", "jwt.secret"),
+        (
+            "WXAUTH__JWT__SECRET",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "jwt.secret",
+        ),
+        (
+            "WXAUTH__JWT__SECRET",
+            "<your-jwt-secret-of-at-least-32-bytes>",
+            "jwt.secret",
+        ),
         (
             "WXAUTH__SECRETS__MASTER_KEY",
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             "secrets.master_key",
         ),
-        ("WXAUTH__SECRETS__PREVIOUS_MASTER_KEYS", "changeme", "secrets.previous_master_keys"),
+        (
+            "WXAUTH__SECRETS__PREVIOUS_MASTER_KEYS",
+            "changeme",
+            "secrets.previous_master_keys",
+        ),
     ] {
         let e = load(&[(var, value)]).unwrap_err().to_string();
         assert!(e.contains(setting), "{value}: {e}");

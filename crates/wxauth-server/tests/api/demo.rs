@@ -41,7 +41,12 @@ async fn the_printed_curl_session_signs_alice_in_and_stops_loudly_on_a_failure()
     let client = reqwest::Client::new();
     let ready = format!("http://{listen}/readyz");
     for _ in 0..100 {
-        if client.get(&ready).send().await.is_ok_and(|r| r.status() == 200) {
+        if client
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -55,13 +60,19 @@ async fn the_printed_curl_session_signs_alice_in_and_stops_loudly_on_a_failure()
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(ok.status.success(), "{stdout} {}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(stdout.contains("\"openid\":\"oDEMO_alice\""), "{stdout}");
 
     // A step that fails (here: a code for a user WeChat does not know) ends the session with
     // the error body; no later step runs with what it would have extracted.
     let broken = script.replace("oDEMO_alice", "oNOBODY");
-    let failed = tokio::task::spawn_blocking(move || sh(&broken)).await.unwrap();
+    let failed = tokio::task::spawn_blocking(move || sh(&broken))
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(!failed.status.success());
     assert!(stderr.contains("failed: {"), "{stderr}");
