@@ -167,6 +167,9 @@ impl Wxauth {
         let record = match self.redeem_bind_code(bind_code).await {
             Ok(r) => r,
             Err(e) => {
+                // The code named no app we could trust: filed and counted under none.
+                self.telemetry
+                    .sign_in("unknown", crate::ports::SignInOutcome::Failed(e.code()));
                 self.audit_alone(ctx, AuditEvent::failed(kind::REGISTER, &e))
                     .await;
                 return Err(e);

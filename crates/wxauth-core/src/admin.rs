@@ -44,13 +44,11 @@ impl Wxauth {
         ctx: &RequestContext,
         spec: AppSpec,
     ) -> CoreResult<wxauth_domain::App> {
-        self.apps.invalidate();
-        let key = AppKey::parse(spec.key.as_str()).map_err(|e| e.renamed("key"))?;
-        if self.apps.get(key.as_str()).await.is_ok() {
-            return Err(CoreError::AppExists(key));
-        }
         let draft = AppDraft::parse(spec, None, AppSource::Admin)?;
-        self.save_app(ctx, &draft).await
+        let app = self.apps.create(&draft).await?;
+        self.audit_alone(ctx, AuditEvent::ok(kind::ADMIN_APP_UPSERT).app(&app.key))
+            .await;
+        Ok(app.as_ref().clone())
     }
 
     /// Creates or replaces the app `key`; secrets the spec leaves out keep their values.

@@ -249,6 +249,24 @@ impl AppDirectory {
         Ok(app)
     }
 
+    /// Writes a new app; [`CoreError::AppExists`] when the key is taken, even by a concurrent
+    /// creation.
+    pub async fn create(&self, draft: &AppDraft) -> CoreResult<Arc<App>> {
+        let mut tx = self.store.begin().await?;
+        let result = tx
+            .insert_app(draft, self.clock.now())
+            .await
+            .map_err(CoreError::from);
+        match finish(tx, result).await {
+            Err(CoreError::Storage(crate::RepoError::Conflict(_))) => {
+                return Err(CoreError::AppExists(draft.key.clone()));
+            }
+            other => other?,
+        }
+        self.invalidate();
+        self.get(draft.key.as_str()).await
+    }
+
     pub fn invalidate(&self) {
         *self.cache.write().unwrap_or_else(|p| p.into_inner()) = None;
     }

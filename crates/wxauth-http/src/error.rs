@@ -277,7 +277,6 @@ impl From<CoreError> for ApiError {
             CoreError::IdentityAmbiguous { app, choices } => json!({
                 "app": app.as_str(),
                 "choices": choices.iter().map(|id| id.0).collect::<Vec<_>>(),
-                "hint": "DELETE /api/v1/me/identities/{id} with one of the choices",
             }),
             CoreError::RateLimited { retry_after_secs } => {
                 json!({ "retryAfter": retry_after_secs })

@@ -58,17 +58,16 @@ impl<T> Query<T> {
 
 type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-/// Reads a JSON body: `None` when it is empty and `optional`, else the parsed document.
+/// Reads a JSON body: `None` when it is empty, else the parsed document.
 fn read_body<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
-    optional: bool,
 ) -> Boxed<Option<T>> {
     let content_type = check_content_type(req);
     let body = web::Bytes::from_request(req, payload);
     Box::pin(async move {
         let body = body.await.map_err(|_| too_large())?;
-        if optional && body.iter().all(u8::is_ascii_whitespace) {
+        if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         content_type?;
@@ -84,11 +83,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_body(req, payload, false);
+        let body = read_body(req, payload);
         Box::pin(async move {
             match body.await? {
                 Some(value) => Ok(Json(value)),
-                None => Err(ApiError::validation("body", "is required")),
+                None => Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_JSON",
+                    "the request body is empty: send a JSON document",
+                )),
             }
         })
     }
@@ -99,7 +102,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_body(req, payload, true);
+        let body = read_body(req, payload);
         Box::pin(async move { body.await.map(OptionalJson) })
     }
 }

@@ -15,6 +15,7 @@ pub mod request_id;
 pub mod routes;
 pub mod state;
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, web};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -44,6 +45,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<HttpState>) {
         },
         &options,
     );
+    // Routes outside the API, so outside the document; their methods still make 405s.
+    table.add_route("/api-docs/openapi.json", &[Method::GET]);
+    if options.demo_page {
+        for path in routes::demo::PATHS {
+            table.add_route(path, &[Method::GET]);
+        }
+    }
+    if options.swagger_ui {
+        table.add_route("/swagger-ui/{_:.*}", &[Method::GET]);
+    }
     // Bodies the JSON extractor does not read (event pushes) are bounded too.
     cfg.app_data(web::PayloadConfig::new(json::MAX_JSON_BYTES))
         .app_data(state)

@@ -44,6 +44,8 @@ impl Purpose {
 pub enum CipherError {
     #[error("the master key must be 32 bytes, base64-encoded")]
     BadKey,
+    #[error("the master key is one byte repeated, not a random key")]
+    WeakKey,
     #[error("a stored secret is not in the v1 envelope format")]
     Malformed,
     #[error("a stored secret was encrypted with master key {0}, which is not configured")]
@@ -75,6 +77,9 @@ fn parse_key(b64: &SecretString) -> Result<(String, Aes256Gcm), CipherError> {
         .map_err(|_| CipherError::BadKey)?;
     if bytes.len() != 32 {
         return Err(CipherError::BadKey);
+    }
+    if wxauth_domain::secret::is_degenerate_key(&bytes) {
+        return Err(CipherError::WeakKey);
     }
     let id = hex_prefix(&Sha256::digest(&bytes));
     let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| CipherError::BadKey)?;
@@ -172,8 +177,10 @@ impl SecretCipher {
 mod tests {
     use super::*;
 
+    /// A distinct key per seed (not one byte repeated: such keys are refused).
     fn key(byte: u8) -> SecretString {
-        SecretString::from(STANDARD.encode([byte; 32]))
+        let bytes: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(7) ^ byte).collect();
+        SecretString::from(STANDARD.encode(bytes))
     }
 
     #[test]
@@ -237,6 +244,10 @@ mod tests {
     #[test]
     fn keys_must_be_32_bytes_of_base64() {
         assert!(SecretCipher::new(&SecretString::from("short"), &[]).is_err());
+        assert!(matches!(
+            SecretCipher::new(&SecretString::from(STANDARD.encode([0u8; 32])), &[]),
+            Err(CipherError::WeakKey)
+        ));
         assert!(SecretCipher::new(&SecretString::from(STANDARD.encode([0u8; 16])), &[]).is_err());
         assert!(SecretCipher::new(&SecretCipher::generate_key(), &[]).is_ok());
     }

@@ -48,8 +48,8 @@ pub async fn apps(config: Config, command: AppsCommand) -> anyhow::Result<()> {
             let mut o = out();
             writeln!(
                 o,
-                "{:<24} {:<18} {:<22} {:<10} {:<8} source",
-                "key", "kind", "appid", "policy", "enabled"
+                "{:<24} {:<18} {:<22} {:<10} enabled",
+                "key", "kind", "appid", "policy"
             )?;
             for app in components.wxauth.apps().all().await? {
                 writeln!(

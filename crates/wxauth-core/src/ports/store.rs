@@ -97,6 +97,8 @@ pub trait AppReads: Send {
 
 #[async_trait]
 pub trait AppWrites: Send {
+    /// Inserts a new app; [`RepoError::Conflict`] when the key is taken (possibly at the commit).
+    async fn insert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<()>;
     /// Inserts the app, or replaces every field of the app with the same key.
     async fn upsert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<App>;
     async fn delete_app(&mut self, key: &AppKey) -> RepoResult<bool>;

@@ -29,6 +29,7 @@ macro_rules! cases {
 
 cases!(
     apps_are_upserted_by_key_and_keep_their_id,
+    a_new_app_cannot_take_a_key_in_use,
     a_transaction_reads_its_own_writes,
     a_rolled_back_transaction_leaves_nothing,
     an_openid_belongs_to_one_account,
@@ -195,6 +196,25 @@ pub async fn apps_are_upserted_by_key_and_keep_their_id(store: &dyn Store) {
     assert!(!tx.delete_app(&app.key).await.unwrap());
     tx.commit().await.unwrap();
     assert!(store.read().app_by_key(&app.key).await.unwrap().is_none());
+}
+
+pub async fn a_new_app_cannot_take_a_key_in_use(store: &dyn Store) {
+    let app = new_app(store).await;
+    let spec = AppSpec {
+        key: app.key.to_string(),
+        kind: "official_account".into(),
+        appid: unique("wx"),
+        secret: Some(SecretString::from(unique("s"))),
+        ..Default::default()
+    };
+    let draft = AppDraft::parse(spec, None, AppSource::Admin).unwrap();
+    let tx = store.begin().await.unwrap();
+    assert_conflict(tx, move |tx| {
+        Box::pin(async move { tx.insert_app(&draft, now()).await })
+    })
+    .await;
+    let stored = store.read().app_by_key(&app.key).await.unwrap().unwrap();
+    assert_eq!(stored.kind, app.kind, "the first app is untouched");
 }
 
 pub async fn a_transaction_reads_its_own_writes(store: &dyn Store) {

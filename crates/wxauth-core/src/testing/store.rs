@@ -163,6 +163,12 @@ impl AppReads for FakeHandle {
 
 #[async_trait]
 impl AppWrites for FakeHandle {
+    async fn insert_app(&mut self, d: &AppDraft, now: Timestamp) -> RepoResult<()> {
+        if self.state.apps.iter().any(|a| a.key == d.key) {
+            return Err(RepoError::Conflict("apps.key"));
+        }
+        self.upsert_app(d, now).await.map(|_| ())
+    }
     async fn upsert_app(&mut self, d: &AppDraft, _now: Timestamp) -> RepoResult<App> {
         let id = match self.state.apps.iter().position(|a| a.key == d.key) {
             Some(i) => self.state.apps.remove(i).id,

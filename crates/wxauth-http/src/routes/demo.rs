@@ -28,6 +28,9 @@ async fn scanner(state: web::Data<HttpState>) -> HttpResponse {
     }
 }
 
+/// Every path the demo page serves (all `GET`).
+pub const PATHS: [&str; 4] = ["/demo", "/demo/", "/demo/scanner.json", "/demo/callback"];
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/demo",

@@ -126,16 +126,21 @@ pub struct RouteTable {
 
 impl RouteTable {
     fn add(&mut self, path: &str, methods: &[HttpMethod]) {
-        let methods = methods.iter().filter_map(method_of);
+        let methods: Vec<Method> = methods.iter().filter_map(method_of).collect();
+        self.add_route(path, &methods);
+    }
+
+    /// A route registered outside the endpoint list (Swagger UI, the demo page).
+    pub(crate) fn add_route(&mut self, path: &str, methods: &[Method]) {
         match self
             .routes
             .iter_mut()
             .find(|(def, _)| def.pattern() == Some(path))
         {
-            Some((_, known)) => known.extend(methods),
+            Some((_, known)) => known.extend(methods.iter().cloned()),
             None => self
                 .routes
-                .push((actix_web::dev::ResourceDef::new(path), methods.collect())),
+                .push((actix_web::dev::ResourceDef::new(path), methods.to_vec())),
         }
     }
 

@@ -16,6 +16,46 @@ use crate::entities::{apps, wechat_identities};
 use crate::errors::{corrupt, db_err};
 use crate::store::{Backing, Conn, TxConn};
 
+impl TxConn {
+    /// The row of an app definition, its secrets encrypted; `id` and `created_at` unset.
+    fn app_row(&self, draft: &AppDraft, now: Timestamp) -> apps::ActiveModel {
+        let rules: Vec<&str> = draft
+            .redirect_allow_list
+            .rules()
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        let cipher = self.cipher();
+        let event_token = draft
+            .event_token
+            .as_ref()
+            .map(|v| cipher.encrypt(Purpose::EventToken, v));
+        let encoding_aes_key = draft
+            .encoding_aes_key
+            .as_ref()
+            .map(|v| cipher.encrypt(Purpose::EncodingAesKey, v.secret()));
+        let url = |u: &Option<BaseUrl>| u.as_ref().map(|u| u.as_str().to_owned());
+        apps::ActiveModel {
+            key: Set(draft.key.to_string()),
+            kind: Set(draft.kind.as_str().to_owned()),
+            name: Set(draft.name.as_str().to_owned()),
+            appid: Set(draft.appid.to_string()),
+            secret_enc: Set(cipher.encrypt(Purpose::AppSecret, &draft.secret)),
+            registration: Set(draft.registration.as_str().to_owned()),
+            redirect_allow_list: Set(serde_json::to_string(&rules).unwrap_or_else(|_| "[]".into())),
+            event_token_enc: Set(event_token),
+            encoding_aes_key_enc: Set(encoding_aes_key),
+            api_base_url: Set(url(&draft.endpoints.api_base_url)),
+            open_base_url: Set(url(&draft.endpoints.open_base_url)),
+            mp_base_url: Set(url(&draft.endpoints.mp_base_url)),
+            enabled: Set(draft.enabled),
+            source: Set(draft.source.as_str().to_owned()),
+            updated_at: Set(to_db(now)),
+            ..Default::default()
+        }
+    }
+}
+
 /// A stored base URL; one that no longer parses is a corrupt row, not a silent default.
 fn base_url(field: &'static str, stored: &Option<String>) -> RepoResult<Option<BaseUrl>> {
     stored
@@ -107,41 +147,18 @@ impl<C: Backing> AppReads for Conn<C> {
 
 #[async_trait]
 impl AppWrites for TxConn {
+    async fn insert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<()> {
+        let mut row = self.app_row(draft, now);
+        row.created_at = Set(to_db(now));
+        apps::Entity::insert(row)
+            .exec_without_returning(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn upsert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<App> {
-        let rules: Vec<&str> = draft
-            .redirect_allow_list
-            .rules()
-            .iter()
-            .map(|r| r.as_str())
-            .collect();
-        let cipher = self.cipher();
-        let event_token = draft
-            .event_token
-            .as_ref()
-            .map(|v| cipher.encrypt(Purpose::EventToken, v));
-        let encoding_aes_key = draft
-            .encoding_aes_key
-            .as_ref()
-            .map(|v| cipher.encrypt(Purpose::EncodingAesKey, v.secret()));
-        let url = |u: &Option<BaseUrl>| u.as_ref().map(|u| u.as_str().to_owned());
-        let mut row = apps::ActiveModel {
-            key: Set(draft.key.to_string()),
-            kind: Set(draft.kind.as_str().to_owned()),
-            name: Set(draft.name.as_str().to_owned()),
-            appid: Set(draft.appid.to_string()),
-            secret_enc: Set(cipher.encrypt(Purpose::AppSecret, &draft.secret)),
-            registration: Set(draft.registration.as_str().to_owned()),
-            redirect_allow_list: Set(serde_json::to_string(&rules).unwrap_or_else(|_| "[]".into())),
-            event_token_enc: Set(event_token),
-            encoding_aes_key_enc: Set(encoding_aes_key),
-            api_base_url: Set(url(&draft.endpoints.api_base_url)),
-            open_base_url: Set(url(&draft.endpoints.open_base_url)),
-            mp_base_url: Set(url(&draft.endpoints.mp_base_url)),
-            enabled: Set(draft.enabled),
-            source: Set(draft.source.as_str().to_owned()),
-            updated_at: Set(to_db(now)),
-            ..Default::default()
-        };
+        let mut row = self.app_row(draft, now);
         let existing = apps::Entity::find()
             .filter(apps::Column::Key.eq(draft.key.as_str()))
             .one(self.synced().await?)

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, NullOrdering, Query, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use secrecy::SecretString;
 use wxauth_core::RepoError;
@@ -199,7 +199,12 @@ impl<C: Backing> UserReads for Conn<C> {
         let row = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::UserId.eq(user.0))
             .filter(wechat_identities::Column::AppId.eq(app_id.0))
-            .order_by_desc(wechat_identities::Column::LastLoginAt)
+            // NULLS LAST: PostgreSQL puts NULLs first in a descending order.
+            .order_by_with_nulls(
+                wechat_identities::Column::LastLoginAt,
+                Order::Desc,
+                NullOrdering::Last,
+            )
             .order_by_desc(wechat_identities::Column::Id)
             .one(self.synced().await?)
             .await

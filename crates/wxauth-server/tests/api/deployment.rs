@@ -35,6 +35,9 @@ fn filled(value: &str, key: &str) -> String {
     match key {
         "WXAUTH__SECRETS__MASTER_KEY" => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
         "WXAUTH__JWT__SECRET" => "a-jwt-secret-of-at-least-thirty-two-bytes".into(),
+        "WXAUTH__APPS__OA__ENCODING_AES_KEY" => {
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into()
+        }
         _ => "a-secret".into(),
     }
 }

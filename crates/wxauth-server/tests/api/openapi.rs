@@ -87,6 +87,16 @@ async fn a_wrong_method_on_any_route_is_a_405_naming_the_right_ones() {
                 assert_eq!(allowed, served, "{method} {path}: {body}");
             }
         }
+        // Routes outside the API document answer a wrong method the same way.
+        for path in ["/api-docs/openapi.json", "/demo/", "/swagger-ui/index.html"] {
+            let res = app.request(reqwest::Method::POST, path, None, None).await;
+            assert_eq!(
+                res.headers().get("allow").and_then(|v| v.to_str().ok()),
+                Some("GET"),
+                "{path}"
+            );
+            wxauth_testkit::expect_error(res, 405, "METHOD_NOT_ALLOWED").await;
+        }
     })
     .await;
 }
