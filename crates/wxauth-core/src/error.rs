@@ -239,7 +239,7 @@ impl CoreError {
             Self::WatermarkMismatch => C::WatermarkMismatch,
             Self::NoWechatSession(_) => C::NoWechatSession,
             Self::QrLoginConsumed => C::QrLoginConsumed,
-            Self::Storage(RepoError::Unavailable(_)) => C::ServiceUnavailable,
+            Self::Storage(RepoError::Unavailable(_)) => C::DatabaseUnavailable,
             Self::Storage(_) | Self::Signing(_) => C::InternalError,
         }
     }
@@ -302,7 +302,8 @@ error_codes! {
     WatermarkMismatch = "WATERMARK_MISMATCH",
     NoWechatSession = "NO_WECHAT_SESSION",
     QrLoginConsumed = "QR_LOGIN_CONSUMED",
-    ServiceUnavailable = "SERVICE_UNAVAILABLE",
+    /// The database is unreachable, stalled or failing over: retry shortly.
+    DatabaseUnavailable = "DATABASE_UNAVAILABLE",
     InternalError = "INTERNAL_ERROR",
 }
 
@@ -335,7 +336,7 @@ mod tests {
     fn causes_stay_typed_sources_behind_the_code() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
         let e = CoreError::Storage(RepoError::Unavailable(Cause::new(io)));
-        assert_eq!(e.code(), ErrorCode::ServiceUnavailable);
+        assert_eq!(e.code(), ErrorCode::DatabaseUnavailable);
         let chain: Vec<String> =
             std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
                 e.source()

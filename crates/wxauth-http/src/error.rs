@@ -204,7 +204,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             S::GATEWAY_TIMEOUT
         }
         C::WechatError | C::WechatUnavailable => S::BAD_GATEWAY,
-        C::ServiceUnavailable => S::SERVICE_UNAVAILABLE,
+        C::DatabaseUnavailable => S::SERVICE_UNAVAILABLE,
         C::InternalError => S::INTERNAL_SERVER_ERROR,
     }
 }
@@ -234,7 +234,7 @@ impl From<CoreError> for ApiError {
                 "name the app: this service has no default app for this request".to_owned()
             }
             CoreError::Storage(RepoError::Unavailable(_)) => {
-                "the service is temporarily unavailable".to_owned()
+                "the database is unavailable right now: retry in a few seconds".to_owned()
             }
             CoreError::Storage(_) | CoreError::Signing(_) => {
                 "something went wrong; the request id identifies it in the logs".to_owned()
@@ -287,6 +287,7 @@ impl From<CoreError> for ApiError {
         api.retry_after = match &e {
             CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             CoreError::Upstream(UpstreamError::RateLimited) => Some(60),
+            CoreError::Storage(RepoError::Unavailable(_)) => Some(1),
             _ => None,
         };
         api

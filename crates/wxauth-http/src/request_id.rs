@@ -1,6 +1,6 @@
 //! The per-request middleware: request id, tracing span, metrics and the error envelope.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -58,12 +58,41 @@ pub async fn observe(
         tracing::info_span!("request", id = %id.as_str(), method = %method, path = %req.path());
     let started = Instant::now();
 
-    let res = match next.call(req).instrument(span.clone()).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => {
+    let deadline = state
+        .as_ref()
+        .map_or(Duration::from_secs(15), |s| s.options.request_timeout);
+    let res = match tokio::time::timeout(deadline, next.call(req).instrument(span.clone())).await {
+        Ok(Ok(res)) => res.map_into_boxed_body(),
+        Ok(Err(e)) => {
             // Errors from inner middleware: render them like any other error.
             tracing::warn!(parent: &span, error = %e, "middleware error");
             return Err(e);
+        }
+        // The handler is dropped: its transaction, if any, is rolled back with it.
+        Err(_) => {
+            tracing::warn!(parent: &span, deadline_ms = deadline.as_millis() as u64, "request timed out");
+            let error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "REQUEST_TIMEOUT",
+                format!(
+                    "the request took longer than {} s: retry shortly",
+                    deadline.as_secs()
+                ),
+            );
+            // The request went with the dropped handler; an error carrying its own response
+            // is how a middleware answers without it.
+            let mut response = actix_web::HttpResponse::build(error.status)
+                .insert_header((header::RETRY_AFTER, 1))
+                .json(error.body(id.as_str()));
+            response.headers_mut().insert(
+                REQUEST_ID_HEADER.clone(),
+                HeaderValue::from_str(id.as_str()).unwrap_or(HeaderValue::from_static("invalid")),
+            );
+            return Err(actix_web::error::InternalError::from_response(
+                "request timed out",
+                response,
+            )
+            .into());
         }
     };
     let mut res = envelope_errors(res, &id);

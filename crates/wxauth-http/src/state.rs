@@ -22,6 +22,8 @@ pub struct HttpOptions {
     pub compat_official_app: Option<String>,
     /// The `demo` command's simulator user, whom the demo page suggests scanning as.
     pub demo_scanner: Option<DemoScanner>,
+    /// The longest one request may take; past it the client gets a 503 `REQUEST_TIMEOUT`.
+    pub request_timeout: std::time::Duration,
 }
 
 /// A simulator user to scan the demo page's QR codes as.
@@ -42,6 +44,7 @@ impl Default for HttpOptions {
             compat_mini_program_app: None,
             compat_official_app: None,
             demo_scanner: None,
+            request_timeout: std::time::Duration::from_secs(15),
         }
     }
 }

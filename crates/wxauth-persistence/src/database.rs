@@ -1,14 +1,17 @@
-//! Connecting to the database the URL names, and applying migrations.
+//! Connecting to the database the URL names, applying migrations, and telling whether the
+//! database serves.
 //!
 //! SQLite gets one writer connection and a pool of read-only connections over a WAL journal:
 //! SQLite runs one write at a time anyway, and queuing writers in the pool is far cheaper than
-//! letting them spin on the file lock. PostgreSQL and MySQL use one pool for both.
+//! letting them spin on the file lock. PostgreSQL and MySQL use one pool for both, or a second
+//! one on a read replica for the read path.
+//!
+//! Every connection carries a statement timeout and a lock timeout (SQLite: a busy timeout), so
+//! a stalled database answers "unavailable" within a bound instead of holding the request.
 
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-
-use crate::write_queue::WriteQueue;
 use sea_orm::sqlx::mysql::MySqlConnectOptions;
 use sea_orm::sqlx::pool::PoolOptions;
 use sea_orm::sqlx::postgres::PgConnectOptions;
@@ -18,29 +21,51 @@ use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr, SqlxMySqlConnector,
     SqlxPostgresConnector, SqlxSqliteConnector,
 };
+use wxauth_core::RepoError;
+
+use crate::connection::{Pool, ReadPath};
+use crate::errors::{db_err, idle_since_a_lost_connection};
+use crate::write_queue::{WritePool, WriteQueue};
 
 /// A pooled connection that sat idle this long is pinged before it is handed out (and replaced
 /// if the database closed it). sqlx's default pings on every checkout, which doubles the round
-/// trips of a one-query request; a connection used moments ago needs no proof that it works.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+/// trips of a one-query request; a connection used within the last second needs no proof that
+/// it works — unless a connection was lost since it was last used.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     /// `sqlite://path?mode=rwc`, `postgres://…` or `mysql://…`.
     pub url: String,
-    /// Pool size for PostgreSQL and MySQL; the read pool size for SQLite.
+    /// A read replica of a PostgreSQL or MySQL primary, for the read path.
+    pub read_url: Option<String>,
+    /// PostgreSQL through a transaction-pooling pgbouncer: statements use the simple query
+    /// protocol (no prepared statements) and no session settings are sent.
+    pub pgbouncer: bool,
+    /// Pool size for PostgreSQL and MySQL (each pool); the read pool size for SQLite.
     pub max_connections: u32,
     pub min_connections: u32,
     pub acquire_timeout: Duration,
+    /// The longest one statement may run; zero means no limit.
+    pub statement_timeout: Duration,
+    /// The longest a statement waits for a lock (SQLite: for the write lock).
+    pub lock_timeout: Duration,
+    /// Group-commit writers for PostgreSQL and MySQL (SQLite has one).
+    pub writers: usize,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://data/wxauth.db?mode=rwc".into(),
+            read_url: None,
+            pgbouncer: false,
             max_connections: 16,
             min_connections: 1,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            lock_timeout: Duration::from_secs(2),
+            writers: 2,
         }
     }
 }
@@ -83,13 +108,35 @@ impl DatabaseKind {
     }
 }
 
-/// The connections wxauth uses: `write` for transactions, `read` for read-only statements.
+/// The pools one backend was opened with.
+#[derive(Debug, Clone)]
+enum Pools {
+    Sqlite {
+        write: sqlx::SqlitePool,
+        read: sqlx::SqlitePool,
+    },
+    Postgres {
+        primary: sqlx::PgPool,
+        replica: Option<sqlx::PgPool>,
+    },
+    MySql {
+        primary: sqlx::MySqlPool,
+        replica: Option<sqlx::MySqlPool>,
+    },
+}
+
+/// The connections wxauth uses: `write` for transactions, `read` for read-only statements, and
+/// the group-commit writers for transactions that only write.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pub(crate) write: DatabaseConnection,
-    pub(crate) read: DatabaseConnection,
-    /// SQLite only: the group-commit writer for write-only transactions.
-    pub(crate) write_queue: Option<WriteQueue>,
+    pub(crate) write: Pool,
+    pub(crate) read: ReadPath,
+    pub(crate) write_queue: WriteQueue,
+    /// How long the readiness probe may take.
+    probe_timeout: Duration,
+    /// sea-orm's own connection to the primary, for migrations and tools.
+    admin: DatabaseConnection,
+    pools: Pools,
     kind: DatabaseKind,
 }
 
@@ -98,13 +145,15 @@ impl Database {
         let kind = DatabaseKind::of_url(&config.url).ok_or_else(|| {
             DbErr::Custom("database.url must start with sqlite:, postgres:// or mysql://".into())
         })?;
-        // sqlx knows MariaDB by its MySQL scheme.
-        let url = config.url.replacen("mariadb://", "mysql://", 1);
         let max = config.max_connections.max(1);
         match kind {
             DatabaseKind::Sqlite => {
-                create_parent_dir(&url)?;
-                let options = sqlite_tuning(url.parse::<SqliteConnectOptions>().map_err(conn_err)?);
+                let url = &config.url;
+                create_parent_dir(url)?;
+                let options = sqlite_tuning(
+                    url.parse::<SqliteConnectOptions>().map_err(conn_err)?,
+                    config,
+                );
                 // A group commit is hundreds of statements, each sending its result back over
                 // the connection's channel: with room for all of them, SQLite's thread runs the
                 // group through instead of waiting for the reader every 50 results.
@@ -121,73 +170,163 @@ impl Database {
                     .connect_with(options.read_only(true))
                     .await
                     .map_err(conn_err)?;
-                let queue = WriteQueue::start(write.clone())
-                    .map_err(|e| DbErr::Custom(format!("cannot start the SQLite writer: {e}")))?;
+                let queue = start_queue(WritePool::Sqlite(write.clone()), 1)?;
+                let admin = SqlxSqliteConnector::from_sqlx_sqlite_pool(write.clone());
                 Ok(Self {
-                    write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
-                    read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
-                    write_queue: Some(queue),
+                    write: Pool::SeaOrm(admin.clone()),
+                    read: ReadPath {
+                        primary: Pool::SeaOrm(SqlxSqliteConnector::from_sqlx_sqlite_pool(
+                            read.clone(),
+                        )),
+                        replica: None,
+                    },
+                    write_queue: queue,
+                    probe_timeout: probe_timeout(config),
+                    admin,
+                    pools: Pools::Sqlite { write, read },
                     kind,
                 })
             }
             DatabaseKind::Postgres => {
-                let options = url
-                    .parse::<PgConnectOptions>()
-                    .map_err(conn_err)?
-                    .disable_statement_logging();
-                let pool = pool_options::<sqlx::Postgres>(config, max, config.min_connections)
-                    .connect_with(options)
-                    .await
-                    .map_err(conn_err)?;
-                Ok(Self::one_pool(
-                    SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+                let connect = |url: &str| {
+                    let options = postgres_options(url, config)?;
+                    Ok::<_, DbErr>(
+                        pool_options::<sqlx::Postgres>(config, max, config.min_connections)
+                            .connect_with(options),
+                    )
+                };
+                let primary = connect(&config.url)?.await.map_err(conn_err)?;
+                let replica = match &config.read_url {
+                    Some(url) => Some(connect(url)?.await.map_err(conn_err)?),
+                    None => None,
+                };
+                let wrap = |pool: &sqlx::PgPool| {
+                    if config.pgbouncer {
+                        Pool::SimplePg(pool.clone())
+                    } else {
+                        Pool::SeaOrm(SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()))
+                    }
+                };
+                let write = wrap(&primary);
+                let read = ReadPath {
+                    primary: write.clone(),
+                    replica: replica.as_ref().map(wrap),
+                };
+                let queue = start_queue(WritePool::Postgres(primary.clone()), config.writers)?;
+                Ok(Self {
+                    write,
+                    read,
+                    write_queue: queue,
+                    probe_timeout: probe_timeout(config),
+                    admin: SqlxPostgresConnector::from_sqlx_postgres_pool(primary.clone()),
+                    pools: Pools::Postgres { primary, replica },
                     kind,
-                ))
+                })
             }
             DatabaseKind::MySql => {
-                let options = url
-                    .parse::<MySqlConnectOptions>()
-                    .map_err(conn_err)?
-                    .disable_statement_logging();
-                let pool = pool_options::<sqlx::MySql>(config, max, config.min_connections)
-                    .connect_with(options)
-                    .await
-                    .map_err(conn_err)?;
-                Ok(Self::one_pool(
-                    SqlxMySqlConnector::from_sqlx_mysql_pool(pool),
+                let connect = |url: &str| {
+                    // sqlx knows MariaDB by its MySQL scheme.
+                    let options = url
+                        .replacen("mariadb://", "mysql://", 1)
+                        .parse::<MySqlConnectOptions>()
+                        .map_err(conn_err)?
+                        .disable_statement_logging();
+                    Ok::<_, DbErr>(mysql_pool_options(config, max).connect_with(options))
+                };
+                let primary = connect(&config.url)?.await.map_err(conn_err)?;
+                let replica = match &config.read_url {
+                    Some(url) => Some(connect(url)?.await.map_err(conn_err)?),
+                    None => None,
+                };
+                let wrap = |pool: &sqlx::MySqlPool| {
+                    Pool::SeaOrm(SqlxMySqlConnector::from_sqlx_mysql_pool(pool.clone()))
+                };
+                let write = wrap(&primary);
+                let read = ReadPath {
+                    primary: write.clone(),
+                    replica: replica.as_ref().map(wrap),
+                };
+                let queue = start_queue(WritePool::MySql(primary.clone()), config.writers)?;
+                Ok(Self {
+                    write,
+                    read,
+                    write_queue: queue,
+                    probe_timeout: probe_timeout(config),
+                    admin: SqlxMySqlConnector::from_sqlx_mysql_pool(primary.clone()),
+                    pools: Pools::MySql { primary, replica },
                     kind,
-                ))
+                })
             }
         }
     }
 
-    /// PostgreSQL and MySQL: one pool serves transactions and reads alike.
-    fn one_pool(conn: DatabaseConnection, kind: DatabaseKind) -> Self {
-        Self {
-            write: conn.clone(),
-            read: conn,
-            write_queue: None,
-            kind,
-        }
-    }
-
-    /// Applies pending migrations.
+    /// Applies pending migrations. Behind pgbouncer, run them with a direct URL: migrations use
+    /// prepared statements.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.write, None).await
+        Migrator::up(&self.admin, None).await
     }
 
     /// Names of the migrations not applied yet.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, DbErr> {
-        let pending = Migrator::get_pending_migrations(&self.write).await?;
+        let pending = Migrator::get_pending_migrations(&self.admin).await?;
         Ok(pending.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// Whether the database serves reads and writes now, within `timeout`: a real connection
+    /// (retried once if the first one turns out dead), and the hot tables lockable for writing,
+    /// so a table locked by someone else (or a stuck write path) reads as not ready.
+    pub async fn probe(&self, timeout: Duration) -> Result<(), RepoError> {
+        let probe = async {
+            self.read
+                .query_one(self.probe_read())
+                .await
+                .map_err(db_err)?;
+            match self.kind {
+                // SQLite's write lock is the writer's: a stuck writer shows as a stuck queue.
+                DatabaseKind::Sqlite => self.write_queue.stalled(timeout).map_or(Ok(()), Err),
+                _ => {
+                    let statement = self.probe_write();
+                    match self.write.execute(statement.clone()).await {
+                        Err(e) if crate::errors::connection_lost_db(&e) => {
+                            self.write.execute(statement).await.map(|_| ())
+                        }
+                        other => other.map(|_| ()),
+                    }
+                    .map_err(db_err)?;
+                    self.write_queue.stalled(timeout).map_or(Ok(()), Err)
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, probe).await {
+            Ok(result) => result,
+            Err(_) => Err(RepoError::unavailable(format!(
+                "the database did not answer the readiness probe within {} ms",
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    pub fn probe_timeout(&self) -> Duration {
+        self.probe_timeout
+    }
+
+    fn probe_read(&self) -> sea_orm::Statement {
+        sea_orm::Statement::from_string(self.backend(), "SELECT 1".to_owned())
+    }
+
+    /// Takes (and at once releases) the row locks a sign-in needs on its tables, without
+    /// touching a row: blocked by a table lock, answered at once otherwise.
+    fn probe_write(&self) -> sea_orm::Statement {
+        sea_orm::Statement::from_string(
+            self.backend(),
+            "SELECT 1 FROM users, wechat_identities, refresh_tokens, audit_log LIMIT 0 FOR UPDATE"
+                .to_owned(),
+        )
     }
 
     /// Connection counts per pool, for the metrics endpoint.
     pub fn pool_stats(&self) -> Vec<PoolUsage> {
-        fn usage<DB: sea_orm::sqlx::Database>(
-            name: &'static str,
-            pool: &sea_orm::sqlx::Pool<DB>,
-        ) -> PoolUsage {
+        fn usage<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> PoolUsage {
             PoolUsage {
                 pool: name,
                 size: pool.size(),
@@ -195,16 +334,14 @@ impl Database {
                 max: pool.options().get_max_connections(),
             }
         }
-        // The getters panic on a backend mismatch; `kind` says which one applies.
-        match self.kind {
-            DatabaseKind::Sqlite => vec![
-                usage("write", self.write.get_sqlite_connection_pool()),
-                usage("read", self.read.get_sqlite_connection_pool()),
-            ],
-            DatabaseKind::Postgres => {
-                vec![usage("main", self.write.get_postgres_connection_pool())]
-            }
-            DatabaseKind::MySql => vec![usage("main", self.write.get_mysql_connection_pool())],
+        match &self.pools {
+            Pools::Sqlite { write, read } => vec![usage("write", write), usage("read", read)],
+            Pools::Postgres { primary, replica } => std::iter::once(usage("main", primary))
+                .chain(replica.iter().map(|r| usage("replica", r)))
+                .collect(),
+            Pools::MySql { primary, replica } => std::iter::once(usage("main", primary))
+                .chain(replica.iter().map(|r| usage("replica", r)))
+                .collect(),
         }
     }
 
@@ -213,21 +350,45 @@ impl Database {
     }
 
     pub fn backend(&self) -> DatabaseBackend {
-        self.write.get_database_backend()
+        self.write.backend()
     }
 
-    /// The read-write connection, for tools and tests that need raw SQL.
+    /// sea-orm's connection to the primary, for tools and tests that need raw SQL.
     pub fn connection(&self) -> &DatabaseConnection {
-        &self.write
+        &self.admin
     }
 
     pub async fn close(self) -> Result<(), DbErr> {
-        self.read.close().await?;
-        if self.kind == DatabaseKind::Sqlite {
-            self.write.close().await?;
+        match &self.pools {
+            Pools::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres { primary, replica } => {
+                if let Some(r) = replica {
+                    r.close().await;
+                }
+                primary.close().await;
+            }
+            Pools::MySql { primary, replica } => {
+                if let Some(r) = replica {
+                    r.close().await;
+                }
+                primary.close().await;
+            }
         }
         Ok(())
     }
+}
+
+/// Long enough for a probe to wait out a lock shorter than the lock timeout.
+fn probe_timeout(config: &DatabaseConfig) -> Duration {
+    config.lock_timeout + Duration::from_secs(1)
+}
+
+fn start_queue(pool: WritePool, writers: usize) -> Result<WriteQueue, DbErr> {
+    WriteQueue::start(pool, writers)
+        .map_err(|e| DbErr::Custom(format!("cannot start the database writer: {e}")))
 }
 
 /// SQLite creates the database file but not its directory; a fresh checkout has no `data/`.
@@ -262,7 +423,10 @@ fn pool_options<DB: sqlx::Database>(
         .test_before_acquire(false)
         .before_acquire(|conn: &mut DB::Connection, meta| {
             Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE_FOR {
+                // Idle a while, or idle since a connection was lost (the database may have
+                // restarted): prove it works, or let the pool replace it.
+                if meta.idle_for >= PING_IF_IDLE_FOR || idle_since_a_lost_connection(meta.idle_for)
+                {
                     conn.ping().await?;
                 }
                 Ok(true)
@@ -270,13 +434,71 @@ fn pool_options<DB: sqlx::Database>(
         })
 }
 
-fn sqlite_tuning(o: SqliteConnectOptions) -> SqliteConnectOptions {
+fn millis(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+/// PostgreSQL: the timeouts ride on the startup packet, so every connection has them from its
+/// first statement. pgbouncer refuses unknown startup parameters, and a `SET` there would leak
+/// to other clients: behind it, set the timeouts on the role (`ALTER ROLE … SET …`).
+fn postgres_options(url: &str, config: &DatabaseConfig) -> Result<PgConnectOptions, DbErr> {
+    let options = url
+        .parse::<PgConnectOptions>()
+        .map_err(conn_err)?
+        .disable_statement_logging();
+    if config.pgbouncer {
+        return Ok(options.statement_cache_capacity(0));
+    }
+    Ok(options.options([
+        ("statement_timeout", millis(config.statement_timeout)),
+        ("lock_timeout", millis(config.lock_timeout)),
+        // A connection must not keep a transaction (and its locks) open forever.
+        (
+            "idle_in_transaction_session_timeout",
+            millis(config.statement_timeout.max(Duration::from_secs(1)) * 6),
+        ),
+    ]))
+}
+
+/// MySQL and MariaDB take their timeouts as session variables, set on every new connection.
+/// MariaDB calls the statement timeout `max_statement_time` (seconds), MySQL
+/// `max_execution_time` (milliseconds, SELECT only).
+fn mysql_pool_options(config: &DatabaseConfig, max: u32) -> PoolOptions<sqlx::MySql> {
+    let lock_secs = config.lock_timeout.as_secs().max(1);
+    let statement = config.statement_timeout;
+    pool_options::<sqlx::MySql>(config, max, config.min_connections).after_connect(
+        move |conn, _meta| {
+            Box::pin(async move {
+                let locks = format!(
+                    "SET SESSION innodb_lock_wait_timeout = {lock_secs}, lock_wait_timeout = {lock_secs}"
+                );
+                sqlx::Executor::execute(&mut *conn, locks.as_str()).await?;
+                if !statement.is_zero() {
+                    let mariadb =
+                        format!("SET SESSION max_statement_time = {}", statement.as_secs_f64());
+                    if sqlx::Executor::execute(&mut *conn, mariadb.as_str())
+                        .await
+                        .is_err()
+                    {
+                        let mysql =
+                            format!("SET SESSION max_execution_time = {}", statement.as_millis());
+                        sqlx::Executor::execute(&mut *conn, mysql.as_str()).await?;
+                    }
+                }
+                Ok(())
+            })
+        },
+    )
+}
+
+fn sqlite_tuning(o: SqliteConnectOptions, config: &DatabaseConfig) -> SqliteConnectOptions {
     // WAL lets readers run beside the writer; NORMAL syncs the WAL at checkpoints rather than
     // on every commit, which survives a process crash (not a power cut) and is the documented
-    // trade-off for WAL mode.
+    // trade-off for WAL mode. The busy timeout is how long a write waits for another process's
+    // write lock.
     o.journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
+        .busy_timeout(config.lock_timeout.max(Duration::from_millis(100)))
         .foreign_keys(true)
         .statement_cache_capacity(256)
 }

@@ -1,7 +1,7 @@
 //! Deleting what has outlived its use: expired refresh tokens, one-time codes and states, event
 //! dedupe keys, finished scan-to-logins, and audit entries past their retention.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use wxauth_core::RepoError;
 use wxauth_domain::Timestamp;
 

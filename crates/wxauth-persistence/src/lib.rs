@@ -7,8 +7,10 @@
 
 pub mod access_tokens;
 pub mod cipher;
+mod connection;
 mod convert;
 pub mod database;
+mod deferred;
 pub mod entities;
 mod errors;
 pub mod housekeeping;

@@ -3,7 +3,7 @@
 //! Run with the new key active and the old one listed as previous; afterwards the old key can
 //! be removed from the configuration.
 
-use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 
 use crate::cipher::{CipherError, Purpose, SecretCipher};
 use crate::database::Database;

@@ -10,15 +10,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{
-    MysqlQueryBuilder, PostgresQueryBuilder, QueryStatementWriter, SqliteQueryBuilder,
-};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{QueryStatementWriter, SimpleExpr};
 use wxauth_core::ports::{Reader, RepoResult, Store, Transaction};
 
 use crate::cipher::SecretCipher;
+use crate::connection::ReadPath;
 use crate::database::Database;
-use crate::errors::db_err;
+use crate::deferred::{self, Row, Table, Write};
 use crate::lazy_tx::LazyTx;
 
 #[derive(Debug, Clone)]
@@ -50,7 +49,7 @@ pub(crate) trait Backing: ConnectionTrait + Send + Sync {
 }
 
 #[async_trait]
-impl Backing for DatabaseConnection {
+impl Backing for ReadPath {
     async fn sync(&mut self) -> RepoResult<()> {
         Ok(())
     }
@@ -63,7 +62,7 @@ pub(crate) struct Conn<C> {
 }
 
 /// The read path: statements on committed data, outside any transaction.
-pub(crate) type ReadConn = Conn<DatabaseConnection>;
+pub(crate) type ReadConn = Conn<ReadPath>;
 /// A read-write transaction.
 pub(crate) type TxConn = Conn<LazyTx>;
 
@@ -86,12 +85,13 @@ impl TxConn {
     /// statements are rendered with their values inline, escaped by sea-query's builder for
     /// the backend: a multi-statement batch cannot carry bind parameters.
     pub(crate) fn defer<S: QueryStatementWriter>(&mut self, statement: S) {
-        let sql = match self.conn.get_database_backend() {
-            DbBackend::Sqlite => statement.to_string(SqliteQueryBuilder),
-            DbBackend::Postgres => statement.to_string(PostgresQueryBuilder),
-            DbBackend::MySql => statement.to_string(MysqlQueryBuilder),
-        };
-        self.conn.defer(sql);
+        let sql = deferred::render(self.conn.get_database_backend(), &statement);
+        self.conn.defer(Write::Sql(sql));
+    }
+
+    /// Defers one row: rows of one table from many transactions are inserted by one statement.
+    pub(crate) fn defer_row(&mut self, table: Table, values: Vec<SimpleExpr>) {
+        self.conn.defer(Write::Insert(Row { table, values }));
     }
 }
 
@@ -112,8 +112,7 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> RepoResult<()> {
-        self.db.read.ping().await.map_err(db_err)?;
-        self.db.write.ping().await.map_err(db_err)
+        self.db.probe(self.db.probe_timeout()).await
     }
 }
 

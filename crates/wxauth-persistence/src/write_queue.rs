@@ -1,63 +1,178 @@
-//! Group commit for SQLite.
+//! Group commit: transactions that only write are committed together.
 //!
-//! SQLite runs one write transaction at a time. When every pure-write transaction (a returning
-//! login's session-key update, refresh token and audit entry) takes the writer connection for
-//! itself, throughput is bounded by the hand-off between transactions: the next waiter must be
-//! woken and scheduled on a busy HTTP worker before the writer does anything again.
+//! A returning login writes three rows and reads nothing back; committing each such transaction
+//! alone costs a round trip, a parse of each statement and a WAL flush per login. Instead they
+//! are queued to a writer, which takes everything waiting and commits it in ONE transaction
+//! with one multi-row `INSERT` per table ([`crate::deferred::statements`]):
+//! `BEGIN; INSERT … VALUES (…), (…), …; UPDATE …; COMMIT`.
 //!
-//! So those transactions are queued to one dedicated thread, which takes everything waiting
-//! and commits it together: `BEGIN; <job 1>; <job 2>; …; COMMIT`. If any statement fails, the
-//! group is rolled back and replayed job by job, each in its own savepoint
-//! (`SAVEPOINT w; …; RELEASE w`), so one job's failure (a unique key, say) reaches that job
-//! alone and each job stays atomic. Savepoints are left out of the first attempt: they cost two
-//! statements per job and a sub-journal, and conflicts are rare. Every job is answered after
-//! the commit that makes it durable.
+//! If a statement fails, the group is rolled back and replayed transaction by transaction, each
+//! in its own savepoint (`SAVEPOINT w; …; RELEASE w`), so one transaction's failure (a unique
+//! key, say) reaches that transaction alone and each stays atomic. A group that fails because
+//! the database is unavailable is not replayed: every transaction in it gets that answer. Every
+//! transaction is answered after the commit that makes it durable.
+//!
+//! SQLite gets one writer on a thread of its own (SQLite writes one transaction at a time);
+//! PostgreSQL and MySQL get a few writers on the runtime, each committing its own groups, so one
+//! group's round trip overlaps the next group's forming.
 
-use sea_orm::sqlx::{self, SqlitePool};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sea_orm::DbBackend;
+use sea_orm::sqlx::{self, MySqlPool, PgPool, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use wxauth_core::RepoError;
 
+use crate::deferred::{Writes, statements};
 use crate::errors::sqlx_err;
 
-/// The most jobs one commit carries.
+/// The most transactions one commit carries.
 const MAX_GROUP: usize = 256;
 
 struct Job {
-    statements: Vec<String>,
+    writes: Writes,
     reply: oneshot::Sender<Result<(), RepoError>>,
+}
+
+/// The pool a writer takes its connection from.
+#[derive(Debug, Clone)]
+pub(crate) enum WritePool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+impl WritePool {
+    fn backend(&self) -> DbBackend {
+        match self {
+            WritePool::Sqlite(_) => DbBackend::Sqlite,
+            WritePool::Postgres(_) => DbBackend::Postgres,
+            WritePool::MySql(_) => DbBackend::MySql,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct WriteQueue {
-    sender: mpsc::UnboundedSender<Job>,
+    lanes: Arc<[mpsc::UnboundedSender<Job>]>,
+    next: Arc<AtomicUsize>,
+    /// Per writer: since when (microseconds after `started`) it has been committing one group;
+    /// 0 when it waits for work.
+    busy_since: Arc<[AtomicU64]>,
+    /// When a group last committed, and when one last failed because the database was
+    /// unavailable (microseconds after `started`; 0: never).
+    outcomes: Arc<Outcomes>,
+    started: Instant,
 }
+
+#[derive(Debug, Default)]
+struct Outcomes {
+    ok: AtomicU64,
+    unavailable: AtomicU64,
+}
+
+/// How long a failed group marks the write path as down, unless a group commits meanwhile.
+const FAILURE_MEMORY: Duration = Duration::from_secs(10);
 
 impl WriteQueue {
-    /// Starts the writer thread; it ends when the last queue handle is dropped.
-    pub fn start(pool: SqlitePool) -> std::io::Result<Self> {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("wxauth-sqlite-writer".into())
-            .spawn(move || runtime.block_on(writer(pool, receiver)))?;
-        Ok(Self { sender })
+    /// Starts the writers; they end when the last queue handle is dropped.
+    pub fn start(pool: WritePool, writers: usize) -> std::io::Result<Self> {
+        let count = match pool {
+            WritePool::Sqlite(_) => 1,
+            WritePool::Postgres(_) | WritePool::MySql(_) => writers.max(1),
+        };
+        let started = Instant::now();
+        let busy_since: Arc<[AtomicU64]> = (0..count).map(|_| AtomicU64::new(0)).collect();
+        let outcomes = Arc::new(Outcomes::default());
+        let mut lanes = Vec::with_capacity(count);
+        for lane in 0..count {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let busy = Busy {
+                since: busy_since.clone(),
+                outcomes: outcomes.clone(),
+                lane,
+                started,
+            };
+            let run = writer(pool.clone(), receiver, busy);
+            if let WritePool::Sqlite(_) = pool {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                std::thread::Builder::new()
+                    .name("wxauth-sqlite-writer".into())
+                    .spawn(move || runtime.block_on(run))?;
+            } else {
+                tokio::spawn(run);
+            }
+            lanes.push(sender);
+        }
+        Ok(Self {
+            lanes: lanes.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+            busy_since,
+            outcomes,
+            started,
+        })
     }
 
-    /// Commits the statements atomically, together with whatever else is waiting.
-    pub async fn commit(&self, statements: Vec<String>) -> Result<(), RepoError> {
+    /// A writer that has been committing one group for longer than `limit`: the write path is
+    /// stuck (a lock held elsewhere, a database that stopped answering).
+    /// Also a write path whose last group failed because the database was unavailable, a
+    /// moment ago, with none committed since.
+    pub fn stalled(&self, limit: Duration) -> Option<RepoError> {
+        let now = micros(self.started);
+        let failed = self.outcomes.unavailable.load(Ordering::Relaxed);
+        if failed != 0
+            && failed > self.outcomes.ok.load(Ordering::Relaxed)
+            && Duration::from_micros(now.saturating_sub(failed)) < FAILURE_MEMORY
+        {
+            return Some(RepoError::unavailable(
+                "the last group commit failed: the database is unavailable",
+            ));
+        }
+        let stuck = self
+            .busy_since
+            .iter()
+            .map(|since| since.load(Ordering::Relaxed))
+            .filter(|since| *since != 0)
+            .map(|since| Duration::from_micros(now.saturating_sub(since)))
+            .max()
+            .filter(|busy| *busy > limit)?;
+        Some(RepoError::unavailable(format!(
+            "a group commit has been running for {} ms",
+            stuck.as_millis()
+        )))
+    }
+
+    /// Commits the writes atomically, together with whatever else is waiting.
+    pub async fn commit(&self, writes: Writes) -> Result<(), RepoError> {
+        let lane = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Job { statements, reply })
-            .map_err(|_| RepoError::unavailable("the SQLite writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| RepoError::unavailable("the SQLite writer has stopped"))?
+        let stopped = || RepoError::unavailable("the database writer has stopped");
+        self.lanes[lane]
+            .send(Job { writes, reply })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn writer(pool: SqlitePool, mut receiver: mpsc::UnboundedReceiver<Job>) {
+fn micros(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// A writer's slot in [`WriteQueue::busy_since`].
+struct Busy {
+    since: Arc<[AtomicU64]>,
+    outcomes: Arc<Outcomes>,
+    lane: usize,
+    started: Instant,
+}
+
+async fn writer(pool: WritePool, mut receiver: mpsc::UnboundedReceiver<Job>, busy: Busy) {
     while let Some(first) = receiver.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -66,73 +181,119 @@ async fn writer(pool: SqlitePool, mut receiver: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        busy.since[busy.lane].store(micros(busy.started), Ordering::Relaxed);
         let results = commit_group(&pool, &jobs).await;
+        busy.since[busy.lane].store(0, Ordering::Relaxed);
+        let now = micros(busy.started);
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(RepoError::Unavailable(_))))
+        {
+            busy.outcomes.unavailable.store(now, Ordering::Relaxed);
+        } else if results.iter().any(Result::is_ok) {
+            busy.outcomes.ok.store(now, Ordering::Relaxed);
+        }
         for (job, result) in jobs.into_iter().zip(results) {
             let _ = job.reply.send(result);
         }
     }
 }
 
-fn savepoint(job: &Job) -> String {
-    format!("SAVEPOINT w;\n{};\nRELEASE w", job.statements.join(";\n"))
+/// The whole group, then (after a failure that is not the database's) each job alone.
+async fn commit_group(pool: &WritePool, jobs: &[Job]) -> Vec<Result<(), RepoError>> {
+    let backend = pool.backend();
+    let all: Vec<&Writes> = jobs.iter().map(|j| &j.writes).collect();
+    let batch = format!("BEGIN;\n{};\nCOMMIT", statements(backend, &all).join(";\n"));
+    let mut replay = Vec::with_capacity(jobs.len() + 2);
+    replay.push("BEGIN".to_owned());
+    for writes in &all {
+        replay.push(format!(
+            "SAVEPOINT w;\n{};\nRELEASE w",
+            statements(backend, &[writes]).join(";\n")
+        ));
+    }
+    replay.push("COMMIT".to_owned());
+    match pool {
+        WritePool::Sqlite(p) => run_group_sqlite(p, &batch, &replay).await,
+        WritePool::Postgres(p) => run_group_postgres(p, &batch, &replay).await,
+        WritePool::MySql(p) => run_group_mysql(p, &batch, &replay).await,
+    }
 }
 
-async fn commit_group(pool: &SqlitePool, jobs: &[Job]) -> Vec<Result<(), RepoError>> {
-    let all_failed = |e: RepoError| jobs.iter().map(|_| Err(e.clone())).collect();
-    let mut conn = match pool.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return all_failed(sqlx_err(e)),
-    };
-    let conn: &mut sqlx::SqliteConnection = &mut conn;
-
-    // Everything in one round trip: the common case. `raw_sql`, because a plain `&str` would be
-    // prepared and kept in the statement cache, and every group is a new text.
-    let group: Vec<String> = jobs.iter().map(|job| job.statements.join(";\n")).collect();
-    let batch = format!("BEGIN;\n{};\nCOMMIT", group.join(";\n"));
-    match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(&batch)).await {
-        Ok(_) => return jobs.iter().map(|_| Ok(())).collect(),
-        Err(e) => {
+// One function per backend with concrete types: sqlx's executor traits are higher-ranked, and a
+// generic version does not prove `Send` for the futures the writers run.
+macro_rules! run_group {
+    ($name:ident, $pool:ty) => {
+        /// `batch` commits the group in one round trip. If it fails, `replay` (`BEGIN`, one
+        /// savepoint-wrapped step per job, `COMMIT`) finds whose failure it was.
+        async fn $name(
+            pool: &$pool,
+            batch: &str,
+            replay: &[String],
+        ) -> Vec<Result<(), RepoError>> {
+            let jobs = replay.len() - 2;
+            let all_failed =
+                |e: RepoError| (0..jobs).map(|_| Err(e.clone())).collect::<Vec<_>>();
+            let mut conn = match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(e) => return all_failed(sqlx_err(e)),
+            };
+            // `raw_sql`: a plain `&str` would be prepared and kept in the statement cache,
+            // and every group is a new text.
+            let failure = match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(batch)).await {
+                Ok(_) => return (0..jobs).map(|_| Ok(())).collect(),
+                Err(e) => sqlx_err(e),
+            };
             if let Err(rollback) = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
-                tracing::error!(error = %rollback, "SQLite writer cannot roll back a failed group");
+                tracing::error!(error = %rollback, "cannot roll back a failed group commit");
+                let _ = conn.detach();
+                return all_failed(failure);
+            }
+            if jobs == 1 || matches!(failure, RepoError::Unavailable(_)) {
+                return all_failed(failure);
+            }
+
+            let (begin, steps, commit) = (&replay[0], &replay[1..=jobs], &replay[jobs + 1]);
+            if let Err(e) = sqlx::Executor::execute(&mut *conn, begin.as_str()).await {
                 return all_failed(sqlx_err(e));
             }
-            if jobs.len() == 1 {
-                return vec![Err(sqlx_err(e))];
-            }
-        }
-    }
-
-    // Something failed: replay job by job, each in its own savepoint, to find whose it was.
-    let mut results = Vec::with_capacity(jobs.len());
-    if let Err(e) = sqlx::Executor::execute(&mut *conn, "BEGIN").await {
-        return all_failed(sqlx_err(e));
-    }
-    for job in jobs {
-        match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(&savepoint(job))).await {
-            Ok(_) => results.push(Ok(())),
-            Err(e) => {
-                if let Err(undo) =
-                    sqlx::Executor::execute(&mut *conn, "ROLLBACK TO w; RELEASE w").await
-                {
-                    tracing::error!(error = %undo, "SQLite writer cannot undo a failed job");
-                    let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
-                    return all_failed(sqlx_err(e));
+            let mut results = Vec::with_capacity(jobs);
+            for step in steps {
+                match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(step)).await {
+                    Ok(_) => results.push(Ok(())),
+                    Err(e) => {
+                        if let Err(undo) =
+                            sqlx::Executor::execute(&mut *conn, "ROLLBACK TO w; RELEASE w").await
+                        {
+                            tracing::error!(error = %undo, "cannot undo a failed job of a group");
+                            let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
+                            let _ = conn.detach();
+                            return all_failed(sqlx_err(e));
+                        }
+                        results.push(Err(sqlx_err(e)));
+                    }
                 }
-                results.push(Err(sqlx_err(e)));
             }
+            if let Err(e) = sqlx::Executor::execute(&mut *conn, commit.as_str()).await {
+                let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
+                return all_failed(sqlx_err(e));
+            }
+            results
         }
-    }
-    if let Err(e) = sqlx::Executor::execute(&mut *conn, "COMMIT").await {
-        let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
-        return all_failed(sqlx_err(e));
-    }
-    results
+    };
 }
+
+run_group!(run_group_sqlite, SqlitePool);
+run_group!(run_group_postgres, PgPool);
+run_group!(run_group_mysql, MySqlPool);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use sea_orm::sea_query::{Expr, SimpleExpr};
+
     use super::*;
+    use crate::deferred::{Row, Table, Write};
 
     async fn database() -> SqlitePool {
         // One connection: an in-memory database lives as long as its connection.
@@ -141,20 +302,36 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        sqlx::Executor::execute(&pool, "CREATE TABLE t (k TEXT NOT NULL UNIQUE)")
-            .await
-            .unwrap();
+        sqlx::Executor::execute(
+            &pool,
+            "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at TEXT, kind TEXT NOT NULL UNIQUE, \
+             success INTEGER, reason TEXT, app_key TEXT, user_public_id TEXT, actor TEXT, ip TEXT, \
+             request_id TEXT)",
+        )
+        .await
+        .unwrap();
         pool
     }
 
-    fn job(statements: &[&str]) -> (Job, oneshot::Receiver<Result<(), RepoError>>) {
-        let (reply, answer) = oneshot::channel();
-        let statements = statements.iter().map(|s| s.to_string()).collect();
-        (Job { statements, reply }, answer)
+    /// An audit row whose `kind` is unique in the test table: a stand-in for any unique key.
+    fn row(kind: &str) -> Write {
+        let mut values: Vec<SimpleExpr> = vec![Expr::val("t").into(), Expr::val(kind).into()];
+        values.extend(
+            (2..Table::AuditLog.columns().len()).map(|_| Expr::val(Option::<String>::None).into()),
+        );
+        Write::Insert(Row {
+            table: Table::AuditLog,
+            values,
+        })
     }
 
-    async fn keys(pool: &SqlitePool) -> Vec<String> {
-        sqlx::query_scalar("SELECT k FROM t ORDER BY k")
+    fn job(writes: Writes) -> (Job, oneshot::Receiver<Result<(), RepoError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Job { writes, reply }, answer)
+    }
+
+    async fn kinds(pool: &SqlitePool) -> Vec<String> {
+        sqlx::query_scalar("SELECT kind FROM audit_log ORDER BY kind")
             .fetch_all(pool)
             .await
             .unwrap()
@@ -165,36 +342,32 @@ mod tests {
         let pool = database().await;
         let jobs: Vec<Job> = ["a", "b", "c"]
             .iter()
-            .map(|k| job(&[&format!("INSERT INTO t (k) VALUES ('{k}')")]).0)
+            .map(|k| job(vec![row(k)]).0)
             .collect();
-        let results = commit_group(&pool, &jobs).await;
+        let results = commit_group(&WritePool::Sqlite(pool.clone()), &jobs).await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        assert_eq!(keys(&pool).await, ["a", "b", "c"]);
+        assert_eq!(kinds(&pool).await, ["a", "b", "c"]);
     }
 
     #[tokio::test]
     async fn a_failing_job_fails_alone_and_leaves_no_partial_write() {
         let pool = database().await;
-        sqlx::Executor::execute(&pool, "INSERT INTO t (k) VALUES ('taken')")
+        sqlx::Executor::execute(&pool, "INSERT INTO audit_log (kind) VALUES ('taken')")
             .await
             .unwrap();
         let jobs = [
-            job(&["INSERT INTO t (k) VALUES ('a')"]).0,
-            // Its first statement succeeds, its second hits the unique key: neither may stay.
-            job(&[
-                "INSERT INTO t (k) VALUES ('half')",
-                "INSERT INTO t (k) VALUES ('taken')",
-            ])
-            .0,
-            job(&["INSERT INTO t (k) VALUES ('b')"]).0,
+            job(vec![row("a")]).0,
+            // Its first row is fine, its second hits the unique key: neither may stay.
+            job(vec![row("half"), row("taken")]).0,
+            job(vec![row("b")]).0,
         ];
-        let results = commit_group(&pool, &jobs).await;
+        let results = commit_group(&WritePool::Sqlite(pool.clone()), &jobs).await;
         assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
         assert!(
             matches!(results[1], Err(RepoError::Conflict(_))),
             "{results:?}"
         );
-        assert_eq!(keys(&pool).await, ["a", "b", "taken"]);
+        assert_eq!(kinds(&pool).await, ["a", "b", "taken"]);
         // The connection is usable afterwards: no transaction was left open.
         assert!(
             sqlx::Executor::execute(&pool, "BEGIN; COMMIT")
@@ -206,17 +379,17 @@ mod tests {
     #[tokio::test]
     async fn the_queue_answers_each_job_after_its_commit() {
         let pool = database().await;
-        let queue = WriteQueue::start(pool.clone()).unwrap();
+        let queue = WriteQueue::start(WritePool::Sqlite(pool.clone()), 1).unwrap();
         let (first, second, conflict) = tokio::join!(
-            queue.commit(vec!["INSERT INTO t (k) VALUES ('x')".into()]),
-            queue.commit(vec!["INSERT INTO t (k) VALUES ('y')".into()]),
-            queue.commit(vec!["INSERT INTO t (k) VALUES ('x')".into()]),
+            queue.commit(vec![row("x")]),
+            queue.commit(vec![row("y")]),
+            queue.commit(vec![row("x")]),
         );
         assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
         assert!(
             matches!(conflict, Err(RepoError::Conflict(_))),
             "{conflict:?}"
         );
-        assert_eq!(keys(&pool).await, ["x", "y"]);
+        assert_eq!(kinds(&pool).await, ["x", "y"]);
     }
 }

@@ -13,7 +13,7 @@ use wxauth_core::ports::SystemClock;
 use wxauth_core::{Ports, Wxauth};
 use wxauth_http::metrics::PoolStats;
 use wxauth_http::{HttpOptions, HttpState, Metrics, RateLimits};
-use wxauth_persistence::{AccessTokenCache, Database, DatabaseConfig, SecretCipher, SqlStore};
+use wxauth_persistence::{AccessTokenCache, Database, SecretCipher, SqlStore};
 use wxauth_tokens::JwtSigner;
 
 use crate::config::Config;
@@ -43,19 +43,14 @@ impl Components {
             )
             .context("secrets.master_key")?,
         );
-        let db = Database::connect(&DatabaseConfig {
-            url: config.database.url.clone(),
-            max_connections: config.database.max_connections,
-            min_connections: config.database.min_connections,
-            acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
-        })
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the database ({})",
-                redact_url(&config.database.url)
-            )
-        })?;
+        let db = Database::connect(&config.database.connection())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot connect to the database ({})",
+                    redact_url(&config.database.url)
+                )
+            })?;
         if migrate {
             db.migrate()
                 .await
@@ -165,6 +160,7 @@ impl Application {
                 compat_mini_program_app: config.server.compat_mini_program_app.clone(),
                 compat_official_app: config.server.compat_official_app.clone(),
                 demo_scanner: config.server.demo_scanner.clone(),
+                request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             },
         ));
         let housekeeping = tokio::spawn(crate::housekeeping::run(

@@ -1,12 +1,13 @@
 use async_trait::async_trait;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use wxauth_core::ports::{AuditEntry, AuditQuery, AuditReads, AuditWrites, RepoResult};
 use wxauth_domain::PublicUserId;
 
 use crate::convert::{from_db, to_db};
+use crate::deferred::Table;
 use crate::entities::audit_log::{self, Column};
 use crate::errors::db_err;
 use crate::store::{Backing, Conn, TxConn};
@@ -66,19 +67,21 @@ impl<C: Backing> AuditReads for Conn<C> {
 #[async_trait]
 impl AuditWrites for TxConn {
     async fn append_audit(&mut self, e: &AuditEntry) -> RepoResult<()> {
-        let row = audit_log::ActiveModel {
-            at: Set(to_db(e.at)),
-            kind: Set(e.kind.chars().take(64).collect()),
-            success: Set(e.success),
-            reason: Set(cap(&e.reason, 128)),
-            app_key: Set(cap(&e.app_key, 64)),
-            user_public_id: Set(e.user.map(|u| u.to_string())),
-            actor: Set(cap(&e.actor, 64)),
-            ip: Set(cap(&e.ip, 64)),
-            request_id: Set(cap(&e.request_id, 64)),
-            ..Default::default()
-        };
-        self.defer(audit_log::Entity::insert(row).into_query());
+        // In `Table::AuditLog`'s column order.
+        self.defer_row(
+            Table::AuditLog,
+            vec![
+                Expr::val(to_db(e.at)).into(),
+                Expr::val(e.kind.chars().take(64).collect::<String>()).into(),
+                Expr::val(e.success).into(),
+                Expr::val(cap(&e.reason, 128)).into(),
+                Expr::val(cap(&e.app_key, 64)).into(),
+                Expr::val(e.user.map(|u| u.to_string())).into(),
+                Expr::val(cap(&e.actor, 64)).into(),
+                Expr::val(cap(&e.ip, 64)).into(),
+                Expr::val(cap(&e.request_id, 64)).into(),
+            ],
+        );
         Ok(())
     }
 }

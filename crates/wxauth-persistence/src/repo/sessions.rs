@@ -1,6 +1,7 @@
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 
+use crate::deferred::Table;
 use crate::repo::users::user_ref;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use wxauth_core::ports::{
@@ -43,27 +44,18 @@ impl SessionWrites for TxConn {
         t: &NewRefreshToken,
         now: Timestamp,
     ) -> RepoResult<()> {
-        let mut insert = Query::insert();
-        insert
-            .into_table(refresh_tokens::Entity)
-            .columns([
-                Column::TokenHash,
-                Column::Family,
-                Column::UserId,
-                Column::AppId,
-                Column::CreatedAt,
-                Column::ExpiresAt,
-            ])
-            .values([
+        // In `Table::RefreshTokens`' column order.
+        self.defer_row(
+            Table::RefreshTokens,
+            vec![
                 Expr::val(t.token_hash.clone()).into(),
                 Expr::val(t.family.clone()).into(),
                 user_ref(t.user),
                 Expr::val(t.app_id.map(|a| a.0)).into(),
                 Expr::val(to_db(now)).into(),
                 Expr::val(to_db(t.expires_at)).into(),
-            ])
-            .map_err(|e| wxauth_core::RepoError::other(e.to_string()))?;
-        self.defer(insert);
+            ],
+        );
         Ok(())
     }
 

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, NullOrdering, Query, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use secrecy::SecretString;
 use wxauth_core::RepoError;
@@ -17,6 +17,7 @@ use wxauth_domain::{
 
 use crate::cipher::Purpose;
 use crate::convert::{self, from_db, phone_to_db, to_db};
+use crate::deferred::Table;
 use crate::entities::{refresh_tokens, users, wechat_identities};
 use crate::errors::db_err;
 use crate::store::{Backing, Conn, TxConn};
@@ -223,42 +224,33 @@ impl<C: Backing> UserReads for Conn<C> {
 impl UserWrites for TxConn {
     async fn insert_user(&mut self, new: &NewUser, now: Timestamp) -> RepoResult<()> {
         let (phone, cc) = phone_to_db(new.phone.as_ref());
-        let row = users::ActiveModel {
-            public_id: Set(new.public_id.to_string()),
-            nickname: Set(new.nickname.as_ref().map(|n| n.as_str().to_owned())),
-            avatar_url: Set(new.avatar_url.as_ref().map(|u| u.as_str().to_owned())),
-            phone: Set(phone),
-            phone_country_code: Set(cc),
-            status: Set(UserStatus::Active.as_str().to_owned()),
-            created_at: Set(to_db(now)),
-            updated_at: Set(to_db(now)),
-            ..Default::default()
-        };
-        self.defer(users::Entity::insert(row).into_query());
+        // In `Table::Users`' column order.
+        self.defer_row(
+            Table::Users,
+            vec![
+                Expr::val(new.public_id.to_string()).into(),
+                Expr::val(new.nickname.as_ref().map(|n| n.as_str().to_owned())).into(),
+                Expr::val(new.avatar_url.as_ref().map(|u| u.as_str().to_owned())).into(),
+                Expr::val(phone).into(),
+                Expr::val(cc).into(),
+                Expr::val(UserStatus::Active.as_str()).into(),
+                Expr::val(to_db(now)).into(),
+                Expr::val(to_db(now)).into(),
+            ],
+        );
         Ok(())
     }
 
     async fn insert_identity(&mut self, new: &NewIdentity, now: Timestamp) -> RepoResult<()> {
-        use wechat_identities::Column as C;
         let session_key = new
             .session_key
             .as_ref()
             .map(|k| self.cipher().encrypt(Purpose::SessionKey, k));
         let at = to_db(now);
-        let mut insert = Query::insert();
-        insert
-            .into_table(wechat_identities::Entity)
-            .columns([
-                C::UserId,
-                C::AppId,
-                C::Openid,
-                C::Unionid,
-                C::SessionKeyEnc,
-                C::CreatedAt,
-                C::UpdatedAt,
-                C::LastLoginAt,
-            ])
-            .values([
+        // In `Table::WechatIdentities`' column order.
+        self.defer_row(
+            Table::WechatIdentities,
+            vec![
                 user_ref(new.user),
                 Expr::val(new.app_id.0).into(),
                 Expr::val(new.openid.to_string()).into(),
@@ -267,9 +259,8 @@ impl UserWrites for TxConn {
                 Expr::val(at).into(),
                 Expr::val(at).into(),
                 Expr::val(Some(at)).into(),
-            ])
-            .map_err(|e| RepoError::other(e.to_string()))?;
-        self.defer(insert);
+            ],
+        );
         Ok(())
     }
 

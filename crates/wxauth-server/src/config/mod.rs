@@ -34,6 +34,8 @@ pub struct ServerSection {
     pub demo_page: bool,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// The longest one request may take, end to end; past it the client gets a 503.
+    pub request_timeout_secs: u64,
     /// Set by the `demo` command only: who the demo page tells you to scan as.
     #[serde(skip)]
     pub demo_scanner: Option<wxauth_http::DemoScanner>,
@@ -51,6 +53,7 @@ impl Default for ServerSection {
             compat_official_app: None,
             demo_page: false,
             shutdown_timeout_secs: 10,
+            request_timeout_secs: 15,
             demo_scanner: None,
         }
     }
@@ -60,9 +63,21 @@ impl Default for ServerSection {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSection {
     pub url: String,
+    /// A read replica (PostgreSQL or MySQL) for the read path; reads it answers with nothing
+    /// are asked of the primary.
+    pub read_url: Option<String>,
+    /// PostgreSQL through a transaction-pooling pgbouncer: no prepared statements and no
+    /// session settings (set the timeouts on the role instead).
+    pub pgbouncer: bool,
     pub max_connections: u32,
     pub min_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// The longest one statement may run (0: no limit).
+    pub statement_timeout_ms: u64,
+    /// The longest a statement waits for a lock (SQLite: for the write lock).
+    pub lock_timeout_ms: u64,
+    /// Group-commit writers on PostgreSQL and MySQL.
+    pub writers: usize,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,
 }
@@ -71,10 +86,33 @@ impl Default for DatabaseSection {
     fn default() -> Self {
         Self {
             url: "sqlite://data/wxauth.db?mode=rwc".into(),
+            read_url: None,
+            pgbouncer: false,
             max_connections: 16,
             min_connections: 1,
             acquire_timeout_secs: 5,
+            statement_timeout_ms: 5_000,
+            lock_timeout_ms: 2_000,
+            writers: 2,
             migrate_on_start: true,
+        }
+    }
+}
+
+impl DatabaseSection {
+    /// The persistence crate's view of these settings.
+    pub fn connection(&self) -> wxauth_persistence::DatabaseConfig {
+        use std::time::Duration;
+        wxauth_persistence::DatabaseConfig {
+            url: self.url.clone(),
+            read_url: self.read_url.clone(),
+            pgbouncer: self.pgbouncer,
+            max_connections: self.max_connections,
+            min_connections: self.min_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_secs),
+            statement_timeout: Duration::from_millis(self.statement_timeout_ms),
+            lock_timeout: Duration::from_millis(self.lock_timeout_ms),
+            writers: self.writers,
         }
     }
 }
@@ -378,6 +416,30 @@ impl Config {
             return Err(ConfigError::invalid(
                 "database.url",
                 "must start with sqlite:, postgres:// or mysql://",
+            ));
+        }
+        if let Some(read_url) = &self.database.read_url
+            && wxauth_persistence::DatabaseKind::of_url(read_url)
+                != wxauth_persistence::DatabaseKind::of_url(&self.database.url)
+        {
+            return Err(ConfigError::invalid(
+                "database.read_url",
+                "must name a database of the same kind as database.url",
+            ));
+        }
+        if self.database.read_url.is_some()
+            && wxauth_persistence::DatabaseKind::of_url(&self.database.url)
+                == Some(wxauth_persistence::DatabaseKind::Sqlite)
+        {
+            return Err(ConfigError::invalid(
+                "database.read_url",
+                "is for PostgreSQL and MySQL: SQLite reads beside its writer already",
+            ));
+        }
+        if self.server.request_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "server.request_timeout_secs",
+                "must be at least 1",
             ));
         }
         if self.database.max_connections == 0 {

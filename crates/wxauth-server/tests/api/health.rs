@@ -1,3 +1,6 @@
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+use wxauth_testkit::Apps;
 use wxauth_testkit::each_backend;
 
 #[tokio::test]
@@ -95,35 +98,126 @@ async fn drop_server_connections(app: &wxauth_testkit::TestApp) {
 }
 
 #[tokio::test]
-async fn connections_the_database_dropped_cost_at_most_a_503_and_are_replaced() {
+async fn after_the_database_drops_every_connection_no_read_fails_and_at_most_one_write_does() {
     each_backend(async |app| {
         if app.backend() == "sqlite" {
             return; // an embedded database has no connections to lose
         }
         let (_, token, _) = app.signed_in_user().await;
-        drop_server_connections(app).await;
-        // Pooled connections used moments ago are not pinged, so a request may meet a dead
-        // one: that request gets a 503 in the envelope, never a 500, and the pool moves on.
-        let mut statuses = Vec::new();
-        for _ in 0..20 {
-            let res = app.get_auth("/api/v1/me", &token).await;
-            let status = res.status().as_u16();
-            statuses.push(status);
-            if status == 200 {
-                break;
-            }
-            let body: serde_json::Value = res.json().await.unwrap();
-            assert_eq!(status, 503, "on {}: {statuses:?} {body}", app.backend());
-            assert_eq!(body["name"], "SERVICE_UNAVAILABLE", "{body}");
+        // Fill the pool: several connections are idle when the database drops them.
+        let warm: Vec<_> = (0..6).map(|_| app.get_auth("/api/v1/me", &token)).collect();
+        for res in futures::future::join_all(warm).await {
+            assert_eq!(res.status(), 200);
         }
-        assert_eq!(
-            statuses.last(),
-            Some(&200),
-            "the pool recovers on {}: {statuses:?}",
+        drop_server_connections(app).await;
+
+        // The readiness probe and reads retry on a fresh connection: none of them fails.
+        let res = app.get("/readyz").await;
+        assert_eq!(res.status(), 200, "/readyz tests a real connection");
+        for _ in 0..10 {
+            let res = app.get_auth("/api/v1/me", &token).await;
+            assert_eq!(
+                res.status(),
+                200,
+                "reads are retried once on {}",
+                app.backend()
+            );
+        }
+        // Writes: at most one fails (503, in the envelope), and it is not a 500.
+        let mut failed = Vec::new();
+        for _ in 0..10 {
+            let openid = app.new_mp_user();
+            let code = app.login_code(Apps::MP_APPID, &openid);
+            let res = app
+                .post("/api/v1/miniprogram/login", json!({ "code": code }))
+                .await;
+            if res.status() != 200 {
+                let body: serde_json::Value = res.json().await.unwrap();
+                assert_eq!(body["name"], "DATABASE_UNAVAILABLE", "{body}");
+                failed.push(body);
+            }
+        }
+        assert!(failed.len() <= 1, "on {}: {failed:?}", app.backend());
+    })
+    .await;
+}
+
+/// Holds a lock on `refresh_tokens` (which every sign-in writes) from another connection, as
+/// a long migration or a stuck job would, until the returned guard is dropped.
+async fn lock_the_refresh_tokens(app: &wxauth_testkit::TestApp) -> impl Drop {
+    struct Held(Option<tokio::sync::oneshot::Sender<()>>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            if let Some(release) = self.0.take() {
+                let _ = release.send(());
+            }
+        }
+    }
+    let (locked_tx, locked) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let backend = app.backend();
+    let url = app.db.url.clone();
+    tokio::spawn(async move {
+        // One connection: the lock and its release must meet on it.
+        let mut options = sea_orm::ConnectOptions::new(url);
+        options.max_connections(1).min_connections(1);
+        let conn = sea_orm::Database::connect(options).await.unwrap();
+        let (lock, unlock) = match backend {
+            "postgres" => (
+                "BEGIN; LOCK TABLE refresh_tokens IN EXCLUSIVE MODE",
+                "ROLLBACK",
+            ),
+            "mysql" => ("LOCK TABLES refresh_tokens WRITE", "UNLOCK TABLES"),
+            _ => ("BEGIN IMMEDIATE", "ROLLBACK"),
+        };
+        conn.execute_unprepared(lock).await.unwrap();
+        let _ = locked_tx.send(());
+        let _ = released.await;
+        let _ = conn.execute_unprepared(unlock).await;
+        let _ = conn.close().await;
+    });
+    locked.await.unwrap();
+    Held(Some(release))
+}
+
+#[tokio::test]
+async fn a_stalled_database_answers_503_within_the_lock_timeout_and_readyz_says_so() {
+    let options = wxauth_testkit::TestOptions::default().customize(|config| {
+        config.database.lock_timeout_ms = 500;
+        config.database.statement_timeout_ms = 2_000;
+    });
+    wxauth_testkit::each_backend_with(options, async |app| {
+        let held = lock_the_refresh_tokens(app).await;
+        let openid = app.new_mp_user();
+        let code = app.login_code(Apps::MP_APPID, &openid);
+        let started = std::time::Instant::now();
+        let res = app
+            .post("/api/v1/miniprogram/login", json!({ "code": code }))
+            .await;
+        let took = started.elapsed();
+        wxauth_testkit::expect_error(res, 503, "DATABASE_UNAVAILABLE").await;
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "answered in {took:?} on {}",
             app.backend()
         );
         let res = app.get("/readyz").await;
-        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.status(),
+            503,
+            "readyz reports the stall on {}",
+            app.backend()
+        );
+
+        drop(held);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let code = app.login_code(Apps::MP_APPID, &openid);
+        let res = app
+            .post("/api/v1/miniprogram/login", json!({ "code": code }))
+            .await;
+        assert_eq!(res.status(), 200, "serves again on {}", app.backend());
+        let res = app.get("/readyz").await;
+        assert_eq!(res.status(), 200, "ready again on {}", app.backend());
     })
     .await;
 }

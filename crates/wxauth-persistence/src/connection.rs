@@ -1,0 +1,309 @@
+//! How statements reach the database.
+//!
+//! - [`Pool`]: sea-orm's connection (prepared statements, the fast path), or — for PostgreSQL
+//!   behind a transaction-pooling pgbouncer — the simple query protocol: values inlined by
+//!   sea-query's escaping, one round trip, no prepared statement, since a named statement
+//!   prepared on one server connection may be executed on another there, and sqlx prepares
+//!   every statement in a round trip of its own.
+//! - [`ReadPath`]: the read path. A read that fails because its connection was lost is retried
+//!   once on a fresh connection (the pool checks connections that sat idle since the loss, see
+//!   [`crate::errors::idle_since_a_lost_connection`]), so a database restart fails no read. With
+//!   a read replica, reads go there; a read the replica answers with nothing (it may lag behind
+//!   a write just made) is asked of the primary, so a user who has just signed in finds their
+//!   account.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::{PostgresQueryBuilder, inject_parameters};
+use sea_orm::sqlx::{self, PgPool, Postgres, pool::PoolConnection};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement,
+};
+use tokio::sync::Mutex;
+
+use crate::errors::connection_lost_db as lost;
+
+/// A pool of connections, by protocol.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    SeaOrm(DatabaseConnection),
+    SimplePg(PgPool),
+}
+
+fn sqlx_db_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(e))
+}
+
+/// The statement as one text with its values inlined (the simple query protocol has no
+/// parameters). sea-query escapes the values for PostgreSQL, as it does for deferred writes.
+fn inline(statement: &Statement) -> String {
+    match &statement.values {
+        Some(values) => inject_parameters(&statement.sql, values.0.clone(), &PostgresQueryBuilder),
+        None => statement.sql.clone(),
+    }
+}
+
+impl Pool {
+    pub fn backend(&self) -> DbBackend {
+        match self {
+            Pool::SeaOrm(c) => c.get_database_backend(),
+            Pool::SimplePg(_) => DbBackend::Postgres,
+        }
+    }
+
+    /// Opens a transaction on one connection of the pool.
+    pub async fn begin(&self) -> Result<Tx, DbErr> {
+        match self {
+            Pool::SeaOrm(c) => Ok(Tx::SeaOrm(sea_orm::TransactionTrait::begin(c).await?)),
+            Pool::SimplePg(p) => {
+                let mut conn = p.acquire().await.map_err(sqlx_db_err)?;
+                sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("BEGIN"))
+                    .await
+                    .map_err(sqlx_db_err)?;
+                Ok(Tx::SimplePg(Mutex::new(Some(conn))))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for Pool {
+    fn get_database_backend(&self) -> DbBackend {
+        self.backend()
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Pool::SeaOrm(c) => c.execute(stmt).await,
+            Pool::SimplePg(p) => sqlx::Executor::execute(p, sqlx::raw_sql(&inline(&stmt)))
+                .await
+                .map(ExecResult::from)
+                .map_err(sqlx_db_err),
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Pool::SeaOrm(c) => c.execute_unprepared(sql).await,
+            Pool::SimplePg(p) => sqlx::Executor::execute(p, sqlx::raw_sql(sql))
+                .await
+                .map(ExecResult::from)
+                .map_err(sqlx_db_err),
+        }
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Pool::SeaOrm(c) => c.query_one(stmt).await,
+            Pool::SimplePg(p) => {
+                let sql = inline(&stmt);
+                let rows = sqlx::raw_sql(&sql)
+                    .fetch_all(p)
+                    .await
+                    .map_err(sqlx_db_err)?;
+                Ok(rows.into_iter().next().map(QueryResult::from))
+            }
+        }
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Pool::SeaOrm(c) => c.query_all(stmt).await,
+            Pool::SimplePg(p) => {
+                let sql = inline(&stmt);
+                let rows = sqlx::raw_sql(&sql)
+                    .fetch_all(p)
+                    .await
+                    .map_err(sqlx_db_err)?;
+                Ok(rows.into_iter().map(QueryResult::from).collect())
+            }
+        }
+    }
+}
+
+/// An open transaction on one connection.
+pub(crate) enum Tx {
+    SeaOrm(sea_orm::DatabaseTransaction),
+    /// `None` once committed or rolled back.
+    SimplePg(Mutex<Option<PoolConnection<Postgres>>>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.finish("COMMIT").await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.finish("ROLLBACK").await
+    }
+
+    async fn finish(self, how: &'static str) -> Result<(), DbErr> {
+        match self {
+            Tx::SeaOrm(tx) if how == "COMMIT" => tx.commit().await,
+            Tx::SeaOrm(tx) => tx.rollback().await,
+            Tx::SimplePg(conn) => {
+                let Some(mut conn) = conn.into_inner() else {
+                    return Ok(());
+                };
+                match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(how)).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        // A connection in an unknown transaction state must not serve again.
+                        let _ = conn.detach();
+                        Err(sqlx_db_err(e))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_simple(
+        conn: &Mutex<Option<PoolConnection<Postgres>>>,
+        sql: &str,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, DbErr> {
+        let mut guard = conn.lock().await;
+        let conn = guard
+            .as_mut()
+            .ok_or_else(|| DbErr::Custom("the transaction has ended".into()))?;
+        sqlx::Executor::fetch_all(&mut **conn, sqlx::raw_sql(sql))
+            .await
+            .map_err(sqlx_db_err)
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for Tx {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Tx::SeaOrm(tx) => tx.get_database_backend(),
+            Tx::SimplePg(_) => DbBackend::Postgres,
+        }
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Tx::SeaOrm(tx) => tx.execute(stmt).await,
+            Tx::SimplePg(conn) => {
+                let mut guard = conn.lock().await;
+                let conn = guard
+                    .as_mut()
+                    .ok_or_else(|| DbErr::Custom("the transaction has ended".into()))?;
+                sqlx::Executor::execute(&mut **conn, sqlx::raw_sql(&inline(&stmt)))
+                    .await
+                    .map(ExecResult::from)
+                    .map_err(sqlx_db_err)
+            }
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Tx::SeaOrm(tx) => tx.execute_unprepared(sql).await,
+            Tx::SimplePg(conn) => {
+                let mut guard = conn.lock().await;
+                let conn = guard
+                    .as_mut()
+                    .ok_or_else(|| DbErr::Custom("the transaction has ended".into()))?;
+                sqlx::Executor::execute(&mut **conn, sqlx::raw_sql(sql))
+                    .await
+                    .map(ExecResult::from)
+                    .map_err(sqlx_db_err)
+            }
+        }
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Tx::SeaOrm(tx) => tx.query_one(stmt).await,
+            Tx::SimplePg(conn) => Ok(Self::run_simple(conn, &inline(&stmt))
+                .await?
+                .into_iter()
+                .next()
+                .map(QueryResult::from)),
+        }
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Tx::SeaOrm(tx) => tx.query_all(stmt).await,
+            Tx::SimplePg(conn) => Ok(Self::run_simple(conn, &inline(&stmt))
+                .await?
+                .into_iter()
+                .map(QueryResult::from)
+                .collect()),
+        }
+    }
+}
+
+/// The read path: the primary, or a replica backed by the primary.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadPath {
+    pub primary: Pool,
+    pub replica: Option<Pool>,
+}
+
+impl ReadPath {
+    /// Runs a read on `pool`, once more on a fresh connection if its connection was lost.
+    async fn retried<T, F, Fut>(pool: &Pool, read: F) -> Result<T, DbErr>
+    where
+        F: Fn(Pool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        match read(pool.clone()).await {
+            Err(e) if lost(&e) => {
+                tracing::debug!(error = %e, "a read lost its connection; retrying once");
+                read(pool.clone()).await
+            }
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for ReadPath {
+    fn get_database_backend(&self) -> DbBackend {
+        self.primary.backend()
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.primary.execute(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.primary.execute_unprepared(sql).await
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if let Some(replica) = &self.replica {
+            match Self::retried(replica, |p| p.clone_query_one(stmt.clone())).await {
+                Ok(Some(row)) => return Ok(Some(row)),
+                // Nothing yet (lag), or the replica is down: the primary decides.
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "replica read failed; asking the primary"),
+            }
+        }
+        Self::retried(&self.primary, |p| p.clone_query_one(stmt.clone())).await
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        if let Some(replica) = &self.replica {
+            match Self::retried(replica, |p| p.clone_query_all(stmt.clone())).await {
+                Ok(rows) if !rows.is_empty() => return Ok(rows),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "replica read failed; asking the primary"),
+            }
+        }
+        Self::retried(&self.primary, |p| p.clone_query_all(stmt.clone())).await
+    }
+}
+
+impl Pool {
+    // Owned-receiver forms, so the retry closures can run a read more than once.
+    async fn clone_query_one(self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.query_one(stmt).await
+    }
+
+    async fn clone_query_all(self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.query_all(stmt).await
+    }
+}
