@@ -208,7 +208,7 @@ async fn commit_group(pool: &WritePool, jobs: &[Job]) -> Vec<Result<(), RepoErro
     replay.push("BEGIN".to_owned());
     for writes in &all {
         replay.push(format!(
-            "SAVEPOINT w;\n{};\nRELEASE w",
+            "SAVEPOINT w;\n{};\nRELEASE SAVEPOINT w",
             statements(backend, &[writes]).join(";\n")
         ));
     }
@@ -238,13 +238,14 @@ macro_rules! run_group {
                 Ok(conn) => conn,
                 Err(e) => return all_failed(sqlx_err(e)),
             };
-            // `raw_sql`: a plain `&str` would be prepared and kept in the statement cache,
-            // and every group is a new text.
+            // Every statement goes as `raw_sql`, on the text protocol: a plain `&str` would be
+            // prepared (and cached: every group is a new text), MySQL prepares only single
+            // statements, and pgbouncer in transaction mode keeps no prepared statement.
             let failure = match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(batch)).await {
                 Ok(_) => return (0..jobs).map(|_| Ok(())).collect(),
                 Err(e) => sqlx_err(e),
             };
-            if let Err(rollback) = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
+            if let Err(rollback) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await {
                 tracing::error!(error = %rollback, "cannot roll back a failed group commit");
                 let _ = conn.detach();
                 return all_failed(failure);
@@ -254,7 +255,7 @@ macro_rules! run_group {
             }
 
             let (begin, steps, commit) = (&replay[0], &replay[1..=jobs], &replay[jobs + 1]);
-            if let Err(e) = sqlx::Executor::execute(&mut *conn, begin.as_str()).await {
+            if let Err(e) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(begin)).await {
                 return all_failed(sqlx_err(e));
             }
             let mut results = Vec::with_capacity(jobs);
@@ -263,10 +264,14 @@ macro_rules! run_group {
                     Ok(_) => results.push(Ok(())),
                     Err(e) => {
                         if let Err(undo) =
-                            sqlx::Executor::execute(&mut *conn, "ROLLBACK TO w; RELEASE w").await
+                            sqlx::Executor::execute(
+                                &mut *conn,
+                                sqlx::raw_sql("ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w"),
+                            )
+                            .await
                         {
                             tracing::error!(error = %undo, "cannot undo a failed job of a group");
-                            let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
+                            let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await;
                             let _ = conn.detach();
                             return all_failed(sqlx_err(e));
                         }
@@ -274,8 +279,8 @@ macro_rules! run_group {
                     }
                 }
             }
-            if let Err(e) = sqlx::Executor::execute(&mut *conn, commit.as_str()).await {
-                let _ = sqlx::Executor::execute(&mut *conn, "ROLLBACK").await;
+            if let Err(e) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(commit)).await {
+                let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await;
                 return all_failed(sqlx_err(e));
             }
             results
@@ -302,15 +307,113 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        sqlx::Executor::execute(
-            &pool,
-            "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at TEXT, kind TEXT NOT NULL UNIQUE, \
-             success INTEGER, reason TEXT, app_key TEXT, user_public_id TEXT, actor TEXT, ip TEXT, \
-             request_id TEXT)",
-        )
-        .await
-        .unwrap();
+        sqlx::Executor::execute(&pool, sqlx::raw_sql(&audit_table("INTEGER PRIMARY KEY")))
+            .await
+            .unwrap();
         pool
+    }
+
+    /// The audit table with its `kind` unique: a stand-in for any unique key.
+    fn audit_table(id: &str) -> String {
+        format!(
+            "CREATE TABLE audit_log (id {id}, at TEXT, kind VARCHAR(64) NOT NULL UNIQUE, \
+             success INTEGER, reason TEXT, app_key TEXT, user_public_id TEXT, actor TEXT, \
+             ip TEXT, request_id TEXT)"
+        )
+    }
+
+    /// A fresh database on the PostgreSQL or MySQL server the test URL names, or `None` when
+    /// it is not set (outside CI).
+    async fn server_database(env: &str) -> Option<(WritePool, String, String)> {
+        let Ok(admin) = std::env::var(env) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{env} must be set in CI: database tests may not be skipped"
+            );
+            return None;
+        };
+        let name = format!(
+            "wxauth_wq_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let base = admin.rsplit_once('/').unwrap().0;
+        let url = format!("{base}/{name}");
+        let pool = if admin.starts_with("postgres") {
+            let root = PgPool::connect(&admin).await.unwrap();
+            sqlx::Executor::execute(&root, sqlx::raw_sql(&format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
+            let pool = PgPool::connect(&url).await.unwrap();
+            sqlx::Executor::execute(&pool, sqlx::raw_sql(&audit_table("BIGSERIAL PRIMARY KEY")))
+                .await
+                .unwrap();
+            WritePool::Postgres(pool)
+        } else {
+            let root = MySqlPool::connect(&admin).await.unwrap();
+            sqlx::Executor::execute(&root, sqlx::raw_sql(&format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
+            let pool = MySqlPool::connect(&url).await.unwrap();
+            sqlx::Executor::execute(
+                &pool,
+                sqlx::raw_sql(&audit_table("BIGINT AUTO_INCREMENT PRIMARY KEY")),
+            )
+            .await
+            .unwrap();
+            WritePool::MySql(pool)
+        };
+        Some((pool, admin, name))
+    }
+
+    async fn drop_database(pool: WritePool, admin: &str, name: &str) {
+        match pool {
+            WritePool::Postgres(pool) => {
+                pool.close().await;
+                let root = PgPool::connect(admin).await.unwrap();
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::Executor::execute(&root, sqlx::raw_sql(&drop))
+                    .await
+                    .unwrap();
+            }
+            WritePool::MySql(pool) => {
+                pool.close().await;
+                let root = MySqlPool::connect(admin).await.unwrap();
+                let drop = format!("DROP DATABASE IF EXISTS {name}");
+                sqlx::Executor::execute(&root, sqlx::raw_sql(&drop))
+                    .await
+                    .unwrap();
+            }
+            WritePool::Sqlite(_) => {}
+        }
+    }
+
+    async fn execute(pool: &WritePool, sql: &str) {
+        match pool {
+            WritePool::Sqlite(p) => sqlx::Executor::execute(p, sqlx::raw_sql(sql))
+                .await
+                .map(drop),
+            WritePool::Postgres(p) => sqlx::Executor::execute(p, sqlx::raw_sql(sql))
+                .await
+                .map(drop),
+            WritePool::MySql(p) => sqlx::Executor::execute(p, sqlx::raw_sql(sql))
+                .await
+                .map(drop),
+        }
+        .unwrap();
+    }
+
+    async fn all_kinds(pool: &WritePool) -> Vec<String> {
+        let sql = "SELECT kind FROM audit_log ORDER BY kind";
+        match pool {
+            WritePool::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+            WritePool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+            WritePool::MySql(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+        }
+        .unwrap()
     }
 
     /// An audit row whose `kind` is unique in the test table: a stand-in for any unique key.
@@ -349,31 +452,37 @@ mod tests {
         assert_eq!(kinds(&pool).await, ["a", "b", "c"]);
     }
 
-    #[tokio::test]
-    async fn a_failing_job_fails_alone_and_leaves_no_partial_write() {
-        let pool = database().await;
-        sqlx::Executor::execute(&pool, "INSERT INTO audit_log (kind) VALUES ('taken')")
-            .await
-            .unwrap();
+    async fn a_failing_job_fails_alone_and_leaves_no_partial_write_on(pool: &WritePool) {
+        execute(pool, "INSERT INTO audit_log (kind) VALUES ('taken')").await;
         let jobs = [
             job(vec![row("a")]).0,
             // Its first row is fine, its second hits the unique key: neither may stay.
             job(vec![row("half"), row("taken")]).0,
             job(vec![row("b")]).0,
         ];
-        let results = commit_group(&WritePool::Sqlite(pool.clone()), &jobs).await;
+        let results = commit_group(pool, &jobs).await;
         assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
         assert!(
             matches!(results[1], Err(RepoError::Conflict(_))),
             "{results:?}"
         );
-        assert_eq!(kinds(&pool).await, ["a", "b", "taken"]);
+        assert_eq!(all_kinds(pool).await, ["a", "b", "taken"]);
         // The connection is usable afterwards: no transaction was left open.
-        assert!(
-            sqlx::Executor::execute(&pool, "BEGIN; COMMIT")
-                .await
-                .is_ok()
-        );
+        execute(pool, "BEGIN; COMMIT").await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_fails_alone_and_leaves_no_partial_write() {
+        a_failing_job_fails_alone_and_leaves_no_partial_write_on(&WritePool::Sqlite(
+            database().await,
+        ))
+        .await;
+        for env in ["WXAUTH_TEST_POSTGRES_URL", "WXAUTH_TEST_MYSQL_URL"] {
+            if let Some((pool, admin, name)) = server_database(env).await {
+                a_failing_job_fails_alone_and_leaves_no_partial_write_on(&pool).await;
+                drop_database(pool, &admin, &name).await;
+            }
+        }
     }
 
     #[tokio::test]
