@@ -5,9 +5,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_http::{HttpService, KeepAlive, Protocol};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
 use wxauth_core::ports::SystemClock;
 use wxauth_core::{Ports, Wxauth};
@@ -17,6 +19,7 @@ use wxauth_persistence::{AccessTokenCache, Database, SecretCipher, SqlStore};
 use wxauth_tokens::JwtSigner;
 
 use crate::config::Config;
+use crate::listener::{ConnectionLimits, Gate, Guarded};
 use crate::wechat::WechatGateway;
 
 /// Everything the server and the CLI subcommands share.
@@ -168,15 +171,64 @@ impl Application {
             store,
             config.auth.audit_retention_days,
         ));
-        let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(from_fn(wxauth_http::request_id::observe))
-                .wrap(Compress::default())
-                .configure(|cfg| wxauth_http::configure(cfg, app_state.clone()))
-        })
-        .shutdown_timeout(config.server.shutdown_timeout_secs)
-        .listen(listener)?;
+        let gate = Gate::new(ConnectionLimits {
+            max: config.server.max_connections,
+            per_ip: if config.server.max_connections_per_ip == 0 {
+                usize::MAX
+            } else {
+                config.server.max_connections_per_ip
+            },
+        });
+        let local = listener.local_addr()?;
+        let builder = actix_server::Server::build();
+        let shutdown = builder.graceful_shutdown_signal();
+        let mut server = builder
+            .shutdown_timeout(config.server.shutdown_timeout_secs)
+            .listen("wxauth", listener, move || {
+                let app_state = state.clone();
+                let app = App::new()
+                    .wrap(from_fn(wxauth_http::request_id::observe))
+                    .wrap(Compress::default())
+                    .configure(move |cfg| wxauth_http::configure(cfg, app_state));
+                let shutdown = shutdown.clone();
+                let http = HttpService::build()
+                    // Idle keep-alive connections close at once on shutdown instead of holding
+                    // it up until they time out.
+                    .graceful_shutdown_signal(move || {
+                        let shutdown = shutdown.clone();
+                        async move { shutdown.notified().await }
+                    })
+                    .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .tcp_nodelay(true)
+                    .local_addr(local)
+                    .finish(map_config(
+                        app.into_factory()
+                            .map_err(|e: actix_web::Error| e.as_response_error().error_response()),
+                        // The config's host and address serve only `url_for`, which no route uses.
+                        |_| AppConfig::default(),
+                    ));
+                let gate = gate.clone();
+                fn_service(move |mut io: tokio::net::TcpStream| {
+                    let gate = gate.clone();
+                    async move {
+                        let _ = io.set_nodelay(true);
+                        let peer = io.peer_addr().ok();
+                        let ip = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.ip());
+                        match gate.enter(ip) {
+                            Ok(ticket) => Ok((Guarded::new(io, ticket), Protocol::Http1, peer)),
+                            Err(why) => {
+                                crate::listener::refuse(&mut io, why).await;
+                                Err(actix_http::error::DispatchError::Io(
+                                    std::io::ErrorKind::ConnectionRefused.into(),
+                                ))
+                            }
+                        }
+                    }
+                })
+                .and_then(http)
+            })?;
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }

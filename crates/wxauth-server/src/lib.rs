@@ -8,5 +8,6 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod housekeeping;
+pub mod listener;
 pub mod telemetry;
 pub mod wechat;

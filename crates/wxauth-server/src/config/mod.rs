@@ -36,6 +36,11 @@ pub struct ServerSection {
     pub shutdown_timeout_secs: u64,
     /// The longest one request may take, end to end; past it the client gets a 503.
     pub request_timeout_secs: u64,
+    /// Connections this instance keeps open at once; those over it get a 503 and are closed.
+    pub max_connections: usize,
+    /// Connections one client address may keep open at once (0: no per-address limit; behind
+    /// a proxy every connection comes from the proxy's address).
+    pub max_connections_per_ip: usize,
     /// Set by the `demo` command only: who the demo page tells you to scan as.
     #[serde(skip)]
     pub demo_scanner: Option<wxauth_http::DemoScanner>,
@@ -54,6 +59,8 @@ impl Default for ServerSection {
             demo_page: false,
             shutdown_timeout_secs: 10,
             request_timeout_secs: 15,
+            max_connections: 4096,
+            max_connections_per_ip: 512,
             demo_scanner: None,
         }
     }
@@ -439,6 +446,12 @@ impl Config {
         if self.server.request_timeout_secs == 0 {
             return Err(ConfigError::invalid(
                 "server.request_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
                 "must be at least 1",
             ));
         }

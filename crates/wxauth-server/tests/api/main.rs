@@ -5,6 +5,7 @@
 mod admin;
 mod browser;
 mod compat;
+mod connections;
 mod demo;
 mod deployment;
 mod errors;
