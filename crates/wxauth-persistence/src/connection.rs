@@ -60,7 +60,7 @@ impl Pool {
                 sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("BEGIN"))
                     .await
                     .map_err(sqlx_db_err)?;
-                Ok(Tx::SimplePg(Mutex::new(Some(conn))))
+                Ok(Tx::SimplePg(SimpleTx(Mutex::new(Some(conn)))))
             }
         }
     }
@@ -125,7 +125,28 @@ impl ConnectionTrait for Pool {
 pub(crate) enum Tx {
     SeaOrm(sea_orm::DatabaseTransaction),
     /// `None` once committed or rolled back.
-    SimplePg(Mutex<Option<PoolConnection<Postgres>>>),
+    SimplePg(SimpleTx),
+}
+
+/// A transaction on the simple query protocol: its connection, `None` once finished.
+pub(crate) struct SimpleTx(Mutex<Option<PoolConnection<Postgres>>>);
+
+impl std::ops::Deref for SimpleTx {
+    type Target = Mutex<Option<PoolConnection<Postgres>>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for SimpleTx {
+    fn drop(&mut self) {
+        // A transaction dropped unfinished (its request was cancelled) leaves its connection
+        // inside a `BEGIN` sqlx does not know about: it must not serve again. (sea-orm's
+        // transactions roll themselves back.)
+        if let Some(conn) = self.0.get_mut().as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }
 
 impl Tx {
@@ -141,8 +162,8 @@ impl Tx {
         match self {
             Tx::SeaOrm(tx) if how == "COMMIT" => tx.commit().await,
             Tx::SeaOrm(tx) => tx.rollback().await,
-            Tx::SimplePg(conn) => {
-                let Some(mut conn) = conn.into_inner() else {
+            Tx::SimplePg(mut tx) => {
+                let Some(mut conn) = tx.0.get_mut().take() else {
                     return Ok(());
                 };
                 match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(how)).await {

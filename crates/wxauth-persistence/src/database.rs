@@ -134,6 +134,9 @@ pub struct Database {
     pub(crate) write_queue: WriteQueue,
     /// How long the readiness probe may take.
     probe_timeout: Duration,
+    lock_timeout: Duration,
+    /// What identifies the database within this process (its URL).
+    url: std::sync::Arc<str>,
     /// sea-orm's own connection to the primary, for migrations and tools.
     admin: DatabaseConnection,
     pools: Pools,
@@ -182,6 +185,8 @@ impl Database {
                     },
                     write_queue: queue,
                     probe_timeout: probe_timeout(config),
+                    lock_timeout: config.lock_timeout,
+                    url: config.url.as_str().into(),
                     admin,
                     pools: Pools::Sqlite { write, read },
                     kind,
@@ -218,6 +223,8 @@ impl Database {
                     read,
                     write_queue: queue,
                     probe_timeout: probe_timeout(config),
+                    lock_timeout: config.lock_timeout,
+                    url: config.url.as_str().into(),
                     admin: SqlxPostgresConnector::from_sqlx_postgres_pool(primary.clone()),
                     pools: Pools::Postgres { primary, replica },
                     kind,
@@ -252,6 +259,8 @@ impl Database {
                     read,
                     write_queue: queue,
                     probe_timeout: probe_timeout(config),
+                    lock_timeout: config.lock_timeout,
+                    url: config.url.as_str().into(),
                     admin: SqlxMySqlConnector::from_sqlx_mysql_pool(primary.clone()),
                     pools: Pools::MySql { primary, replica },
                     kind,
@@ -308,6 +317,16 @@ impl Database {
 
     pub fn probe_timeout(&self) -> Duration {
         self.probe_timeout
+    }
+
+    /// The longest a statement waits for a lock.
+    pub fn lock_timeout(&self) -> Duration {
+        self.lock_timeout
+    }
+
+    /// The URL it was opened with.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     fn probe_read(&self) -> sea_orm::Statement {

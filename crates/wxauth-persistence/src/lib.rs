@@ -20,7 +20,7 @@ pub mod rotation;
 mod store;
 mod write_queue;
 
-pub use access_tokens::AccessTokenCache;
+pub use access_tokens::{AccessTokenCache, RefreshGuard};
 pub use cipher::{CipherError, Purpose, SecretCipher};
 pub use database::{Database, DatabaseConfig, DatabaseKind, PoolUsage};
 pub use housekeeping::{Purged, Retention};

@@ -20,7 +20,7 @@ use wxauth_persistence::AccessTokenCache;
 use wxauth_wechat::crypto::event::{
     EventKind, PushError, PushKeys, PushQuery, open_push, verify_server_url,
 };
-use wxauth_wechat::token::{AccessTokenManager, StoreError, StoredToken, TokenStore};
+use wxauth_wechat::token::{AccessTokenManager, RefreshLock, StoreError, StoredToken, TokenStore};
 use wxauth_wechat::{
     AppClient, CallObserver, CallOutcome, Credentials, Endpoints, TokenRefresh, WechatClient,
     WechatError,
@@ -85,6 +85,27 @@ impl TokenStore for DbTokenStore {
             )
             .await
             .map_err(|e| StoreError::new(e.to_string()))
+    }
+
+    async fn lock_refresh(
+        &self,
+        _appid: &wxauth_domain::WechatAppId,
+    ) -> Result<Box<dyn RefreshLock>, StoreError> {
+        let guard = self
+            .cache
+            .lock_refresh(self.app_id)
+            .await
+            .map_err(|e| StoreError::new(e.to_string()))?;
+        Ok(Box::new(DbRefreshLock(guard)))
+    }
+}
+
+struct DbRefreshLock(wxauth_persistence::RefreshGuard);
+
+#[async_trait]
+impl RefreshLock for DbRefreshLock {
+    async fn release(self: Box<Self>) {
+        self.0.release().await;
     }
 }
 

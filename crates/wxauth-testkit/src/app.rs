@@ -227,6 +227,25 @@ impl TestApp {
         }
     }
 
+    /// Another instance of the same service: same configuration, database and simulator, its
+    /// own port and process-local state — as a second replica behind a load balancer.
+    pub async fn another_instance(&self) -> Instance {
+        let components = Components::build(self.config.clone(), false, false)
+            .await
+            .expect("components");
+        let store = components.store.clone();
+        let app = Application::from_components(components).expect("server");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let server = app.handle();
+        let running = tokio::spawn(app.run_until_stopped());
+        Instance {
+            address,
+            server,
+            running: Some(running),
+            store,
+        }
+    }
+
     /// Stops the server, waits for its background work, closes its connections and drops the
     /// database. Without this (a panicking test), `Drop` does what it can without blocking.
     pub async fn shutdown(mut self) {
@@ -334,6 +353,38 @@ impl TestApp {
             .await
             .expect("admin key");
         created.key.expose_secret().to_owned()
+    }
+}
+
+/// A further instance of a [`TestApp`]'s service ([`TestApp::another_instance`]).
+pub struct Instance {
+    /// `http://127.0.0.1:<port>`
+    pub address: String,
+    server: ServerHandle,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    store: wxauth_persistence::SqlStore,
+}
+
+impl Instance {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops it and closes its connections (before the [`TestApp`] drops the database).
+    pub async fn shutdown(mut self) {
+        self.server.stop(true).await;
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+        let _ = self.store.database().clone().close().await;
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if self.running.is_some() {
+            drop(self.server.stop(false));
+        }
     }
 }
 

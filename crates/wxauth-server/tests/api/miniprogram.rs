@@ -54,6 +54,51 @@ async fn many_phone_lookups_fetch_one_access_token() {
 }
 
 #[tokio::test]
+async fn instances_replace_a_refused_access_token_with_one_fetch_between_them() {
+    each_backend(async |app| {
+        let other = app.another_instance().await;
+        let instances = [app.url(""), other.url("")];
+        let openid = app.mp_user(NewUser::new(Apps::MP_APPID).phone("+8613800138002"));
+        let phone_number = |base: &str| {
+            let code = app.phone_code(Apps::MP_APPID, &openid);
+            app.client
+                .post(format!("{base}/api/v1/miniprogram/phone-number"))
+                .json(&json!({ "code": code }))
+                .send()
+        };
+        for base in &instances {
+            assert_eq!(phone_number(base).await.unwrap().status(), 200);
+        }
+        let before = app.sim.state().stats().token_fetches_of(Apps::MP_APPID);
+        assert_eq!(
+            before.stable, 1,
+            "the second instance took the first one's token"
+        );
+
+        // WeChat stops accepting the token (as when a forced refresh elsewhere replaced it)
+        // while both instances hold it and are busy.
+        app.sim
+            .state()
+            .invalidate_access_tokens(Apps::MP_APPID)
+            .unwrap();
+        let calls = (0..20).map(|i| phone_number(&instances[i % 2]));
+        for res in futures::future::join_all(calls).await {
+            assert_eq!(res.unwrap().status(), 200, "on {}", app.backend());
+        }
+
+        let after = app.sim.state().stats().token_fetches_of(Apps::MP_APPID);
+        assert_eq!(
+            after.stable - before.stable,
+            1,
+            "one fetch for both instances on {}: {after:?}",
+            app.backend()
+        );
+        other.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_refused_access_token_is_refreshed_once_and_the_call_retried() {
     each_backend(async |app| {
         let openid = app.mp_user(NewUser::new(Apps::MP_APPID).phone("+8613800138002"));

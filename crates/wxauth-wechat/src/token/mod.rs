@@ -5,6 +5,10 @@
 //!   WeChat rejected *and* still hands back.
 //! - Concurrent callers of one manager wait for a single fetch; before fetching, the manager
 //!   re-reads the shared [`TokenStore`], where another instance may have put a fresh token.
+//! - Instances sharing a store refresh one at a time ([`TokenStore::lock_refresh`]): under the
+//!   lock the store is read again, and only a token still missing, due, or the very one that
+//!   failed is replaced. Whatever the number of instances, one fetch per refresh; a forced
+//!   refresh only ever happens under the lock.
 //! - A token is refreshed once less than the margin (default 5 minutes) remains. If that refresh
 //!   fails while the old token is still valid, the old token is served.
 
@@ -12,7 +16,7 @@ mod clock;
 mod store;
 
 pub use clock::{Clock, SystemClock};
-pub use store::{MemoryTokenStore, StoreError, StoredToken, TokenStore};
+pub use store::{MemoryTokenStore, NoLock, RefreshLock, StoreError, StoredToken, TokenStore};
 
 use std::fmt;
 use std::future::Future;
@@ -248,6 +252,32 @@ impl AccessTokenManager {
 
     /// Gets a new token into `state`: from the store if it holds a fresh one, else from WeChat.
     async fn renew(&self, state: &mut State, now: OffsetDateTime) -> Result<Renewed, WechatError> {
+        if let Some(token) = self.take_stored(state, now).await {
+            return Ok(Renewed::Token(token));
+        }
+        let appid = self.inner.app.appid();
+        let lock = match self.inner.store.lock_refresh(appid).await {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                // Fetching without the lock is safe with `force_refresh: false` (WeChat hands
+                // every caller the same token); only the forced refresh waits for the lock.
+                tracing::warn!(appid = %appid, error = %e, "cannot take the access-token refresh lock");
+                None
+            }
+        };
+        // Another instance may have refreshed while this one waited for the lock.
+        let renewed = match self.take_stored(state, now).await {
+            Some(token) => Ok(Renewed::Token(token)),
+            None => self.fetch(state, now, lock.is_some()).await,
+        };
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        renewed
+    }
+
+    /// The store's token, adopted, if it is neither due for refresh nor the one that failed.
+    async fn take_stored(&self, state: &mut State, now: OffsetDateTime) -> Option<SecretString> {
         let inner = &self.inner;
         let appid = inner.app.appid();
         match inner.store.load(appid).await {
@@ -263,11 +293,26 @@ impl AccessTokenManager {
                     refresh_at,
                 });
                 self.count(TokenRefresh::FromStore);
-                return Ok(Renewed::Token(token));
+                Some(token)
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(appid = %appid, error = %e, "access-token store unavailable"),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(appid = %appid, error = %e, "access-token store unavailable");
+                None
+            }
         }
+    }
+
+    /// A token from WeChat; forced only when WeChat hands back the refused one and `may_force`
+    /// (the refresh lock is held).
+    async fn fetch(
+        &self,
+        state: &mut State,
+        now: OffsetDateTime,
+        may_force: bool,
+    ) -> Result<Renewed, WechatError> {
+        let inner = &self.inner;
+        let appid = inner.app.appid();
         let fetched = match inner.app.stable_access_token(false).await {
             Ok(t) if !is_rejected(state, &t.token) => (t, TokenRefresh::Fetched),
             Ok(t) => {
@@ -276,7 +321,7 @@ impl AccessTokenManager {
                 let too_soon = state
                     .last_forced
                     .is_some_and(|at| now < plus(at, inner.force_interval));
-                if too_soon {
+                if too_soon || !may_force {
                     return Ok(Renewed::StillRejected(t.token));
                 }
                 state.last_forced = Some(now);

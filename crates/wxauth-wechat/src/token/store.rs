@@ -2,6 +2,10 @@
 //!
 //! Every instance fetching its own token is what kills tokens (see the plain token API), so
 //! instances of one service share one cache: wxauth implements [`TokenStore`] on its database.
+//! The store also serialises refreshes across instances ([`TokenStore::lock_refresh`]): an
+//! instance that finds the token bad refreshes only if, once it holds the lock, the store still
+//! holds that bad token (WxJava's "expire if unchanged"), so N instances fetch once, not N
+//! times — and a forced refresh by one never invalidates the token another just stored.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -49,12 +53,41 @@ pub trait TokenStore: Send + Sync {
 
     /// Replaces the token for `appid`.
     async fn save(&self, appid: &WechatAppId, token: &StoredToken) -> Result<(), StoreError>;
+
+    /// Waits until no other user of the store (another instance) is refreshing `appid`'s
+    /// token, and keeps them out until the lock is released or dropped. A store only one
+    /// process uses may lock nothing: the manager already serialises its own callers.
+    async fn lock_refresh(&self, appid: &WechatAppId) -> Result<Box<dyn RefreshLock>, StoreError>;
+}
+
+/// A held [`TokenStore::lock_refresh`]. Dropping it releases it too (a cancelled refresh),
+/// though maybe later: [`RefreshLock::release`] releases it at once.
+#[async_trait]
+pub trait RefreshLock: Send {
+    async fn release(self: Box<Self>);
+}
+
+/// A lock that shuts out nobody, for stores with a single user.
+#[derive(Debug)]
+pub struct NoLock;
+
+#[async_trait]
+impl RefreshLock for NoLock {
+    async fn release(self: Box<Self>) {}
+}
+
+#[async_trait]
+impl RefreshLock for tokio::sync::OwnedMutexGuard<()> {
+    async fn release(self: Box<Self>) {}
 }
 
 /// A process-local store: the default, and a shared one between managers when cloned.
+/// Managers sharing one (cloned) store behave as instances sharing a database: they take each
+/// other's tokens and refresh one at a time.
 #[derive(Clone, Default)]
 pub struct MemoryTokenStore {
     tokens: Arc<Mutex<HashMap<WechatAppId, StoredToken>>>,
+    refreshing: Arc<Mutex<HashMap<WechatAppId, Arc<Mutex<()>>>>>,
 }
 
 impl MemoryTokenStore {
@@ -81,5 +114,16 @@ impl TokenStore for MemoryTokenStore {
             .await
             .insert(appid.clone(), token.clone());
         Ok(())
+    }
+
+    async fn lock_refresh(&self, appid: &WechatAppId) -> Result<Box<dyn RefreshLock>, StoreError> {
+        let lock = self
+            .refreshing
+            .lock()
+            .await
+            .entry(appid.clone())
+            .or_default()
+            .clone();
+        Ok(Box::new(lock.lock_owned().await))
     }
 }

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 use wiremock::matchers::{body_partial_json, method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 use wxauth_wechat::token::{
-    AccessTokenManager, MemoryTokenStore, StoreError, StoredToken, TokenStats, TokenStore,
+    AccessTokenManager, MemoryTokenStore, RefreshLock, StoreError, StoredToken, TokenStats,
+    TokenStore,
 };
 use wxauth_wechat::{ExposeSecret, OpenId, TokenRefresh, WechatAppId, WechatError};
 
@@ -318,6 +319,73 @@ async fn a_failed_refresh_serves_the_still_valid_token() {
     assert!(manager.get().await.unwrap_err().is_busy());
 }
 
+/// Instances sharing a store: both hold T1 when WeChat stops accepting it.
+async fn two_instances_holding(
+    t: &TestApp,
+    clock: &FakeClock,
+) -> (AccessTokenManager, AccessTokenManager) {
+    let store = MemoryTokenStore::new();
+    let a = clock.manager(t, Arc::new(store.clone()));
+    let b = clock.manager(t, Arc::new(store));
+    assert_eq!(a.get().await.unwrap().expose_secret(), "T1");
+    assert_eq!(b.get().await.unwrap().expose_secret(), "T1");
+    (a, b)
+}
+
+#[tokio::test]
+async fn instances_sharing_a_store_replace_a_refused_token_with_one_fetch() {
+    let t = TestApp::spawn().await;
+    stable_answers(&t, "T1", 1).await;
+    // Slow enough that both instances are replacing T1 at once.
+    Mock::given(method("POST"))
+        .and(path(STABLE))
+        .respond_with(stable("T2").set_delay(Duration::from_millis(200)))
+        .mount(&t.server)
+        .await;
+    api_accepting(&t, "T2").await;
+    let clock = FakeClock::new();
+    let (a, b) = two_instances_holding(&t, &clock).await;
+
+    let (from_a, from_b) = tokio::join!(follower_call(&a), follower_call(&b));
+    assert!(from_a.is_ok() && from_b.is_ok(), "{from_a:?} {from_b:?}");
+
+    assert_eq!(t.requests_to(STABLE).await.len(), 2, "T1, then T2 once");
+    assert_eq!(a.stats().fetched + b.stats().fetched, 2);
+}
+
+#[tokio::test]
+async fn instances_sharing_a_store_force_a_refresh_once_and_keep_its_token() {
+    let t = TestApp::spawn().await;
+    // WeChat keeps handing out the refused T1 until one forced refresh issues T2; a second
+    // forced refresh would issue T3 and invalidate T2, which the other instance just took.
+    stable_answers(&t, "T1", 100).await;
+    Mock::given(method("POST"))
+        .and(path(STABLE))
+        .and(body_partial_json(json!({"force_refresh": true})))
+        .respond_with(stable("T2").set_delay(Duration::from_millis(200)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&t.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(STABLE))
+        .and(body_partial_json(json!({"force_refresh": true})))
+        .respond_with(stable("T3"))
+        .with_priority(2)
+        .mount(&t.server)
+        .await;
+    api_accepting(&t, "T2").await;
+    let clock = FakeClock::new();
+    let (a, b) = two_instances_holding(&t, &clock).await;
+
+    let (from_a, from_b) = tokio::join!(follower_call(&a), follower_call(&b));
+    assert!(from_a.is_ok() && from_b.is_ok(), "{from_a:?} {from_b:?}");
+
+    assert_eq!(forced_requests(&t.requests_to(STABLE).await), 1);
+    assert_eq!(a.get().await.unwrap().expose_secret(), "T2");
+    assert_eq!(b.get().await.unwrap().expose_secret(), "T2");
+}
+
 /// A store whose database is down.
 struct BrokenStore;
 
@@ -328,6 +396,10 @@ impl TokenStore for BrokenStore {
     }
 
     async fn save(&self, _: &WechatAppId, _: &StoredToken) -> Result<(), StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
+
+    async fn lock_refresh(&self, _: &WechatAppId) -> Result<Box<dyn RefreshLock>, StoreError> {
         Err(StoreError::new("connection refused"))
     }
 }
