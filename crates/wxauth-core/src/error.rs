@@ -155,6 +155,8 @@ pub enum CoreError {
     RefreshTokenReused,
     #[error("too many requests: retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the rate limiter is unavailable")]
+    LimiterUnavailable,
 
     #[error("this WeChat account is already bound to another user")]
     WechatAlreadyBound,
@@ -226,6 +228,7 @@ impl CoreError {
             Self::InvalidRefreshToken => C::InvalidRefreshToken,
             Self::RefreshTokenReused => C::RefreshTokenReused,
             Self::RateLimited { .. } => C::RateLimited,
+            Self::LimiterUnavailable => C::RateLimiterUnavailable,
             Self::WechatAlreadyBound => C::WechatAlreadyBound,
             Self::IdentityAmbiguous { .. } => C::IdentityAmbiguous,
             Self::PhoneTaken => C::PhoneTaken,
@@ -289,6 +292,8 @@ error_codes! {
     InvalidRefreshToken = "INVALID_REFRESH_TOKEN",
     RefreshTokenReused = "REFRESH_TOKEN_REUSED",
     RateLimited = "RATE_LIMITED",
+    /// The shared rate limiter (Redis) is unreachable and the service fails closed.
+    RateLimiterUnavailable = "RATE_LIMITER_UNAVAILABLE",
     WechatAlreadyBound = "WECHAT_ALREADY_BOUND",
     IdentityAmbiguous = "IDENTITY_AMBIGUOUS",
     PhoneTaken = "PHONE_TAKEN",

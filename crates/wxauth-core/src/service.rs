@@ -12,8 +12,8 @@ use crate::apps::AppDirectory;
 use crate::audit::AuditEvent;
 use crate::error::{CoreError, CoreResult};
 use crate::ports::{
-    AccessTokenSigner, Clock, LimitClass, LimitKey, RateLimiter, Store, Telemetry, Transaction,
-    WechatApi, WechatCrypto,
+    AccessTokenSigner, Clock, LimitClass, LimitKey, RateLimiter, Refused, Store, Telemetry,
+    Transaction, WechatApi, WechatCrypto,
 };
 
 /// Lifetimes and defaults of the use cases.
@@ -133,10 +133,14 @@ impl Wxauth {
             .into_iter()
             .chain(app.map(LimitKey::App));
         for key in keys {
-            if let Err(throttled) = self.limiter.check(class, key).await {
-                return Err(CoreError::RateLimited {
-                    retry_after_secs: throttled.retry_after.as_secs().max(1),
-                });
+            match self.limiter.check(class, key).await {
+                Ok(()) => {}
+                Err(Refused::OverLimit { retry_after }) => {
+                    return Err(CoreError::RateLimited {
+                        retry_after_secs: retry_after.as_secs().max(1),
+                    });
+                }
+                Err(Refused::LimiterUnavailable) => return Err(CoreError::LimiterUnavailable),
             }
         }
         Ok(())

@@ -204,7 +204,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             S::GATEWAY_TIMEOUT
         }
         C::WechatError | C::WechatUnavailable => S::BAD_GATEWAY,
-        C::DatabaseUnavailable => S::SERVICE_UNAVAILABLE,
+        C::DatabaseUnavailable | C::RateLimiterUnavailable => S::SERVICE_UNAVAILABLE,
         C::InternalError => S::INTERNAL_SERVER_ERROR,
     }
 }
@@ -287,7 +287,9 @@ impl From<CoreError> for ApiError {
         api.retry_after = match &e {
             CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             CoreError::Upstream(UpstreamError::RateLimited) => Some(60),
-            CoreError::Storage(RepoError::Unavailable(_)) => Some(1),
+            CoreError::Storage(RepoError::Unavailable(_)) | CoreError::LimiterUnavailable => {
+                Some(1)
+            }
             _ => None,
         };
         api

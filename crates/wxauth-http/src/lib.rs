@@ -10,7 +10,6 @@ pub mod extract;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
-pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod state;
@@ -22,7 +21,6 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
-pub use rate_limit::{RateLimitConfig, RateLimits};
 pub use routes::RouteTable;
 pub use state::{DemoScanner, HttpOptions, HttpState};
 

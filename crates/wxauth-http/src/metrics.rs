@@ -76,6 +76,7 @@ pub struct Metrics {
     wechat_calls: Family<WechatLabels, Counter>,
     wechat_seconds: Family<EndpointLabels, Histogram>,
     token_refreshes: Family<AppLabels, Counter>,
+    limiter_unavailable: Counter,
     pool: Family<PoolLabels, Gauge>,
     pool_probe: std::sync::RwLock<Option<PoolProbe>>,
 }
@@ -135,6 +136,12 @@ impl Metrics {
             "WeChat access-token fetches by app",
             token_refreshes.clone(),
         );
+        let limiter_unavailable = Counter::default();
+        registry.register(
+            "rate_limiter_unavailable",
+            "Rate-limit checks decided without the shared limiter (Redis) because it did not answer",
+            limiter_unavailable.clone(),
+        );
         let pool = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -149,6 +156,7 @@ impl Metrics {
             wechat_calls,
             wechat_seconds,
             token_refreshes,
+            limiter_unavailable,
             pool,
             pool_probe: std::sync::RwLock::new(None),
         }
@@ -200,6 +208,11 @@ impl Metrics {
                 app: app.to_owned(),
             })
             .inc();
+    }
+
+    /// A rate-limit check the shared limiter could not decide.
+    pub fn observe_limiter_unavailable(&self) {
+        self.limiter_unavailable.inc();
     }
 
     /// Sets the function that reports the database pools at each scrape.

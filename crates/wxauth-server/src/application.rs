@@ -11,10 +11,12 @@ use actix_web::dev::{AppConfig, Server, ServerHandle};
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, web};
 use anyhow::Context;
+use wxauth_core::ports::RateLimiter;
 use wxauth_core::ports::SystemClock;
 use wxauth_core::{Ports, Wxauth};
 use wxauth_http::metrics::PoolStats;
-use wxauth_http::{HttpOptions, HttpState, Metrics, RateLimits};
+use wxauth_http::{HttpOptions, HttpState, Metrics};
+use wxauth_limits::{LocalLimits, RedisLimits};
 use wxauth_persistence::{AccessTokenCache, Database, SecretCipher, SqlStore};
 use wxauth_tokens::JwtSigner;
 
@@ -28,7 +30,8 @@ pub struct Components {
     pub store: SqlStore,
     pub wxauth: Arc<Wxauth>,
     pub metrics: Arc<Metrics>,
-    pub limits: Arc<RateLimits>,
+    /// This instance's own limits: the limiter without Redis, the fallback with it.
+    pub limits: Arc<LocalLimits>,
 }
 
 impl Components {
@@ -68,7 +71,19 @@ impl Components {
             AccessTokenCache::new(db.clone(), cipher.clone()),
             metrics.clone(),
         )?);
-        let limits = Arc::new(RateLimits::new(&config.rate_limits));
+        let limits = Arc::new(LocalLimits::new(&config.rate_limits));
+        let limiter: Arc<dyn RateLimiter> = match config.redis.limits() {
+            Some(redis) => {
+                let metrics = metrics.clone();
+                Arc::new(
+                    RedisLimits::new(&config.rate_limits, limits.clone(), &redis, move || {
+                        metrics.observe_limiter_unavailable()
+                    })
+                    .with_context(|| format!("redis.url ({})", redact_url(&redis.url)))?,
+                )
+            }
+            None => limits.clone(),
+        };
         let wxauth = Arc::new(Wxauth::new(
             Ports {
                 store: Arc::new(store.clone()),
@@ -76,7 +91,7 @@ impl Components {
                 crypto: gateway,
                 signer: Arc::new(signer),
                 clock: Arc::new(SystemClock),
-                limiter: limits.clone(),
+                limiter,
                 telemetry: metrics.clone(),
             },
             config.settings()?,

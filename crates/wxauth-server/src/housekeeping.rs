@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use wxauth_http::RateLimits;
+use wxauth_limits::LocalLimits;
 use wxauth_persistence::{Retention, SqlStore};
 
 const RATE_LIMIT_SWEEP: Duration = Duration::from_secs(60);
@@ -18,7 +18,7 @@ const EVENT_KEY_TTL: time::Duration = time::Duration::days(1);
 /// Expired bind codes, OAuth states and QR logins stay a day, for support questions.
 const ONE_TIME_CODE_GRACE: time::Duration = time::Duration::days(1);
 
-pub async fn run(limits: Arc<RateLimits>, store: SqlStore, audit_retention_days: u32) {
+pub async fn run(limits: Arc<LocalLimits>, store: SqlStore, audit_retention_days: u32) {
     let mut ticks = 0u32;
     // The first sweep waits a full period: nothing is stale at start-up.
     let start = tokio::time::Instant::now() + RATE_LIMIT_SWEEP;

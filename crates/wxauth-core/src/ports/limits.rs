@@ -52,16 +52,20 @@ pub enum LimitKey<'a> {
     App(&'a AppKey),
 }
 
-/// A refusal, with how long until the request would be admitted.
+/// Why a request was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttled {
-    pub retry_after: Duration,
+pub enum Refused {
+    /// Over its budget: admitted again after `retry_after`.
+    OverLimit { retry_after: Duration },
+    /// The shared limiter could not be asked, and the service is set to refuse rather than
+    /// admit unchecked requests (fail closed).
+    LimiterUnavailable,
 }
 
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     /// Counts one request against the key's budget for the class.
-    async fn check(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Throttled>;
+    async fn check(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Refused>;
 }
 
 /// No limits: for tools and tests that do not exercise them.
@@ -70,7 +74,7 @@ pub struct Unlimited;
 
 #[async_trait]
 impl RateLimiter for Unlimited {
-    async fn check(&self, _class: LimitClass, _key: LimitKey<'_>) -> Result<(), Throttled> {
+    async fn check(&self, _class: LimitClass, _key: LimitKey<'_>) -> Result<(), Refused> {
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ pub mod tokens;
 pub mod wechat;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use limits::{LimitClass, LimitKey, RateLimiter, Throttled, Unlimited};
+pub use limits::{LimitClass, LimitKey, RateLimiter, Refused, Unlimited};
 pub use store::*;
 pub use telemetry::{NoTelemetry, SignInOutcome, Telemetry};
 pub use tokens::{AccessClaims, AccessTokenSigner, TokenError};

@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
-use wxauth_http::RateLimitConfig;
+use wxauth_limits::{FailMode, RateLimitConfig, RedisLimitsConfig};
 use wxauth_tokens::{KeyConfig, SigningAlgorithm};
 
 pub const ENV_PREFIX: &str = "WXAUTH";
@@ -299,6 +300,45 @@ fn yes() -> bool {
     true
 }
 
+/// Redis, for rate limits every instance shares. Without a URL each instance keeps its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSection {
+    /// `redis://[:password@]host:port/db`.
+    pub url: Option<String>,
+    /// The longest one rate-limit check waits for Redis.
+    pub timeout_ms: u64,
+    /// When Redis does not answer: `open` applies this instance's own limits, `closed` refuses
+    /// with 503 RATE_LIMITER_UNAVAILABLE.
+    pub fail: FailMode,
+    /// Prepended to every key.
+    pub key_prefix: String,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            url: None,
+            timeout_ms: 100,
+            fail: FailMode::Open,
+            key_prefix: "wxauth:rl:".into(),
+        }
+    }
+}
+
+impl RedisSection {
+    /// The shared limits' settings, when a URL is set.
+    pub fn limits(&self) -> Option<RedisLimitsConfig> {
+        let url = self.url.as_ref().filter(|u| !u.is_empty())?;
+        Some(RedisLimitsConfig {
+            url: url.clone(),
+            timeout: Duration::from_millis(self.timeout_ms),
+            fail: self.fail,
+            key_prefix: self.key_prefix.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -309,6 +349,7 @@ pub struct Config {
     pub wechat: WechatSection,
     pub auth: AuthSection,
     pub rate_limits: RateLimitConfig,
+    pub redis: RedisSection,
     pub log: LogSection,
     /// Apps by key.
     pub apps: BTreeMap<String, AppSection>,
@@ -446,6 +487,20 @@ impl Config {
         if self.server.request_timeout_secs == 0 {
             return Err(ConfigError::invalid(
                 "server.request_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = self.redis.url.as_deref().filter(|u| !u.is_empty())
+            && !url.starts_with("redis://")
+        {
+            return Err(ConfigError::invalid(
+                "redis.url",
+                "must start with redis://",
+            ));
+        }
+        if self.redis.timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "redis.timeout_ms",
                 "must be at least 1",
             ));
         }

@@ -1,9 +1,5 @@
-//! Rate limits per client IP and per app (GCRA, `governor`), in this process: core's
-//! [`RateLimiter`] port as one instance sees it. N instances allow N times the limit.
-//!
-//! The per-IP limit stops one client from hammering WeChat through us; the per-app limit keeps
-//! the service as a whole inside WeChat's per-app quotas. The use cases ask before they act; a
-//! refusal becomes a 429 with `Retry-After`.
+//! Limits kept in this process (GCRA, `governor`): core's [`RateLimiter`] port as one instance
+//! sees it. N instances allow N times the limit.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -11,95 +7,9 @@ use std::num::NonZeroU32;
 use async_trait::async_trait;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use serde::Deserialize;
-use wxauth_core::ports::{LimitClass, LimitKey, RateLimiter, Throttled};
+use wxauth_core::ports::{LimitClass, LimitKey, RateLimiter, Refused};
 
-/// One class's limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    /// Sustained requests per minute from one IP.
-    pub per_ip_per_minute: u32,
-    /// How many requests one IP may send at once before the sustained rate applies.
-    pub per_ip_burst: u32,
-    /// Sustained requests per second for one app, all clients together.
-    pub per_app_per_second: u32,
-}
-
-const fn limit(per_ip_per_minute: u32, per_ip_burst: u32, per_app_per_second: u32) -> Limit {
-    Limit {
-        per_ip_per_minute,
-        per_ip_burst,
-        per_app_per_second,
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(from = "RawRateLimitConfig")]
-pub struct RateLimitConfig {
-    pub enabled: bool,
-    pub login: Limit,
-    pub phone: Limit,
-    pub openid: Limit,
-    pub oauth: Limit,
-    pub poll: Limit,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            login: limit(60, 20, 1_000),
-            phone: limit(20, 5, 200),
-            openid: limit(60, 20, 1_000),
-            oauth: limit(60, 20, 500),
-            poll: limit(600, 60, 2_000),
-        }
-    }
-}
-
-/// The configuration as written: any single value may be set, the rest keep their defaults.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawRateLimitConfig {
-    enabled: Option<bool>,
-    login: LimitOverride,
-    phone: LimitOverride,
-    openid: LimitOverride,
-    oauth: LimitOverride,
-    poll: LimitOverride,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct LimitOverride {
-    per_ip_per_minute: Option<u32>,
-    per_ip_burst: Option<u32>,
-    per_app_per_second: Option<u32>,
-}
-
-impl LimitOverride {
-    fn over(self, base: Limit) -> Limit {
-        Limit {
-            per_ip_per_minute: self.per_ip_per_minute.unwrap_or(base.per_ip_per_minute),
-            per_ip_burst: self.per_ip_burst.unwrap_or(base.per_ip_burst),
-            per_app_per_second: self.per_app_per_second.unwrap_or(base.per_app_per_second),
-        }
-    }
-}
-
-impl From<RawRateLimitConfig> for RateLimitConfig {
-    fn from(raw: RawRateLimitConfig) -> Self {
-        let d = Self::default();
-        Self {
-            enabled: raw.enabled.unwrap_or(d.enabled),
-            login: raw.login.over(d.login),
-            phone: raw.phone.over(d.phone),
-            openid: raw.openid.over(d.openid),
-            oauth: raw.oauth.over(d.oauth),
-            poll: raw.poll.over(d.poll),
-        }
-    }
-}
+use crate::config::{Limit, RateLimitConfig};
 
 struct ClassLimiters {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -118,7 +28,7 @@ impl ClassLimiters {
     }
 }
 
-pub struct RateLimits {
+pub struct LocalLimits {
     enabled: bool,
     clock: DefaultClock,
     login: ClassLimiters,
@@ -128,15 +38,15 @@ pub struct RateLimits {
     poll: ClassLimiters,
 }
 
-impl std::fmt::Debug for RateLimits {
+impl std::fmt::Debug for LocalLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimits")
+        f.debug_struct("LocalLimits")
             .field("enabled", &self.enabled)
             .finish_non_exhaustive()
     }
 }
 
-impl RateLimits {
+impl LocalLimits {
     pub fn new(config: &RateLimitConfig) -> Self {
         Self {
             enabled: config.enabled,
@@ -160,7 +70,7 @@ impl RateLimits {
     }
 
     /// Counts one request against the key's limit of the class.
-    pub fn check_now(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Throttled> {
+    pub fn check_now(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Refused> {
         if !self.enabled {
             return Ok(());
         }
@@ -170,7 +80,7 @@ impl RateLimits {
             // Only resolved app keys arrive here (core's admission), so keys stay few.
             LimitKey::App(app) => limiters.per_app.check_key(&app.to_string()),
         };
-        result.map_err(|not_until| Throttled {
+        result.map_err(|not_until| Refused::OverLimit {
             retry_after: not_until.wait_time_from(self.clock.now()),
         })
     }
@@ -192,8 +102,8 @@ impl RateLimits {
 }
 
 #[async_trait]
-impl RateLimiter for RateLimits {
-    async fn check(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Throttled> {
+impl RateLimiter for LocalLimits {
+    async fn check(&self, class: LimitClass, key: LimitKey<'_>) -> Result<(), Refused> {
         self.check_now(class, key)
     }
 }
@@ -205,10 +115,10 @@ mod tests {
     #[test]
     fn a_burst_beyond_the_per_ip_limit_is_refused_with_a_retry_after() {
         let config = RateLimitConfig {
-            login: limit(60, 3, 1000),
+            login: Limit::new(60, 3, 1000),
             ..Default::default()
         };
-        let limits = RateLimits::new(&config);
+        let limits = LocalLimits::new(&config);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         for _ in 0..3 {
             assert!(
@@ -220,7 +130,10 @@ mod tests {
         let refused = limits
             .check_now(LimitClass::Login, LimitKey::Ip(ip))
             .unwrap_err();
-        assert!(refused.retry_after.as_millis() > 0);
+        assert!(
+            matches!(refused, Refused::OverLimit { retry_after } if retry_after.as_millis() > 0),
+            "{refused:?}"
+        );
         // Another client and another class are unaffected.
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(
@@ -238,10 +151,10 @@ mod tests {
     #[test]
     fn the_per_app_limit_covers_all_clients_together() {
         let config = RateLimitConfig {
-            openid: limit(1000, 1000, 2),
+            openid: Limit::new(1000, 1000, 2),
             ..Default::default()
         };
-        let limits = RateLimits::new(&config);
+        let limits = LocalLimits::new(&config);
         let shop = wxauth_domain::AppKey::parse("shop").unwrap();
         let ok = (0..10)
             .filter(|_| {
@@ -255,7 +168,7 @@ mod tests {
 
     #[test]
     fn disabled_limits_refuse_nothing() {
-        let limits = RateLimits::new(&RateLimitConfig {
+        let limits = LocalLimits::new(&RateLimitConfig {
             enabled: false,
             ..Default::default()
         });
@@ -271,19 +184,5 @@ mod tests {
                 .check_now(LimitClass::Phone, LimitKey::App(&app))
                 .is_ok()
         }));
-    }
-
-    #[test]
-    fn one_value_of_a_class_can_be_set_alone() {
-        let config: RateLimitConfig =
-            serde_json::from_str(r#"{"login": {"per_ip_burst": 3}}"#).unwrap();
-        assert_eq!(config.login.per_ip_burst, 3);
-        let defaults = RateLimitConfig::default();
-        assert_eq!(
-            config.login.per_ip_per_minute,
-            defaults.login.per_ip_per_minute
-        );
-        assert!(config.enabled);
-        assert!(serde_json::from_str::<RateLimitConfig>(r#"{"login": {"burst": 3}}"#).is_err());
     }
 }
