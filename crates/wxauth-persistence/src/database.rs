@@ -177,12 +177,11 @@ impl Database {
                 let admin = SqlxSqliteConnector::from_sqlx_sqlite_pool(write.clone());
                 Ok(Self {
                     write: Pool::SeaOrm(admin.clone()),
-                    read: ReadPath {
-                        primary: Pool::SeaOrm(SqlxSqliteConnector::from_sqlx_sqlite_pool(
-                            read.clone(),
-                        )),
-                        replica: None,
-                    },
+                    // SQLite reads in this process: nothing to batch.
+                    read: ReadPath::new(
+                        Pool::SeaOrm(SqlxSqliteConnector::from_sqlx_sqlite_pool(read.clone())),
+                        None,
+                    ),
                     write_queue: queue,
                     probe_timeout: probe_timeout(config),
                     lock_timeout: config.lock_timeout,
@@ -213,10 +212,8 @@ impl Database {
                     }
                 };
                 let write = wrap(&primary);
-                let read = ReadPath {
-                    primary: write.clone(),
-                    replica: replica.as_ref().map(wrap),
-                };
+                let read =
+                    ReadPath::new(write.clone(), replica.as_ref().map(wrap)).batching_accounts();
                 let queue = start_queue(WritePool::Postgres(primary.clone()), config.writers)?;
                 Ok(Self {
                     write,
@@ -249,10 +246,8 @@ impl Database {
                     Pool::SeaOrm(SqlxMySqlConnector::from_sqlx_mysql_pool(pool.clone()))
                 };
                 let write = wrap(&primary);
-                let read = ReadPath {
-                    primary: write.clone(),
-                    replica: replica.as_ref().map(wrap),
-                };
+                let read =
+                    ReadPath::new(write.clone(), replica.as_ref().map(wrap)).batching_accounts();
                 let queue = start_queue(WritePool::MySql(primary.clone()), config.writers)?;
                 Ok(Self {
                     write,

@@ -15,6 +15,7 @@ pub mod entities;
 mod errors;
 pub mod housekeeping;
 mod lazy_tx;
+mod read_batch;
 mod repo;
 pub mod rotation;
 mod store;

@@ -15,7 +15,7 @@ use sea_orm::sea_query::{QueryStatementWriter, SimpleExpr};
 use wxauth_core::ports::{Reader, RepoResult, Store, Transaction};
 
 use crate::cipher::SecretCipher;
-use crate::connection::ReadPath;
+use crate::connection::{AccountBatcher, ReadPath};
 use crate::database::Database;
 use crate::deferred::{self, Row, Table, Write};
 use crate::lazy_tx::LazyTx;
@@ -46,12 +46,21 @@ impl SqlStore {
 pub(crate) trait Backing: ConnectionTrait + Send + Sync {
     /// Sends whatever writes wait, so that the next statement sees them.
     async fn sync(&mut self) -> RepoResult<()>;
+
+    /// Where account reads are batched, if they are on this connection.
+    fn accounts(&self) -> Option<&AccountBatcher> {
+        None
+    }
 }
 
 #[async_trait]
 impl Backing for ReadPath {
     async fn sync(&mut self) -> RepoResult<()> {
         Ok(())
+    }
+
+    fn accounts(&self) -> Option<&AccountBatcher> {
+        self.accounts.as_deref()
     }
 }
 
@@ -71,6 +80,10 @@ impl<C: Backing> Conn<C> {
     pub(crate) async fn synced(&mut self) -> RepoResult<&C> {
         self.conn.sync().await?;
         Ok(&self.conn)
+    }
+
+    pub(crate) fn account_batcher(&self) -> Option<&AccountBatcher> {
+        self.conn.accounts()
     }
 
     pub(crate) fn cipher(&self) -> &SecretCipher {

@@ -130,13 +130,18 @@ impl<C: Backing> UserReads for Conn<C> {
         &mut self,
         id: &PublicUserId,
     ) -> RepoResult<Option<(User, Vec<IdentityRecord>)>> {
-        let rows = users::Entity::find()
-            .filter(users::Column::PublicId.eq(id.to_string()))
-            .find_with_related(wechat_identities::Entity)
-            .all(self.synced().await?)
-            .await
-            .map_err(db_err)?;
-        let Some((user, mut identities)) = rows.into_iter().next() else {
+        let found = match self.account_batcher() {
+            Some(batcher) => batcher.get(id.to_string()).await?,
+            None => users::Entity::find()
+                .filter(users::Column::PublicId.eq(id.to_string()))
+                .find_with_related(wechat_identities::Entity)
+                .all(self.synced().await?)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .next(),
+        };
+        let Some((user, mut identities)) = found else {
             return Ok(None);
         };
         identities.sort_by_key(|i| i.id);
