@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds release binaries and benchmarks wxauth on SQLite, then PostgreSQL (when reachable).
-#   bash bench/run.sh              # both
-#   bash bench/run.sh sqlite       # one
+# Builds release binaries and benchmarks wxauth on SQLite, PostgreSQL and MariaDB (each when
+# reachable), measuring the floor of each run's dependencies in the same run.
+#   bash bench/run.sh              # all three
+#   bash bench/run.sh postgres     # one
 # Results: a printed summary per database, JSON in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p wxauth-server -p wxauth-bench
 mkdir -p bench/results
-targets=("${@:-sqlite postgres}")
+targets=("${@:-sqlite postgres mysql}")
 for target in ${targets[@]}; do
   case "$target" in
     sqlite)
@@ -19,6 +20,7 @@ for target in ${targets[@]}; do
       ./target/release/wxauth-bench --database "$url/wxauth_bench" --json bench/results/postgres.json
       psql "$url/postgres" -qc "DROP DATABASE IF EXISTS wxauth_bench" ;;
     mysql)
+      if ! mariadb-admin -h 127.0.0.1 -u root ping --silent >/dev/null 2>&1; then echo "MariaDB is not running; skipped"; continue; fi
       mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS wxauth_bench; CREATE DATABASE wxauth_bench"
       ./target/release/wxauth-bench --database "mysql://root@127.0.0.1:3306/wxauth_bench" --json bench/results/mysql.json
       mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS wxauth_bench" ;;

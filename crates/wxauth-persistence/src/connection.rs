@@ -25,7 +25,7 @@ use wxauth_core::RepoError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::entities::{users, wechat_identities};
 use crate::errors::db_err;
@@ -273,15 +273,20 @@ pub(crate) struct ReadPath {
     pub replica: Option<Pool>,
     /// Accounts by public id, read many requests at a time (PostgreSQL and MySQL).
     pub accounts: Option<Arc<AccountBatcher>>,
+    /// Identities with their users by app and openid (a returning sign-in's read), likewise.
+    pub identities: Option<Arc<IdentityBatcher>>,
 }
 
 /// A user row with its identity rows.
 pub(crate) type AccountRows = (users::Model, Vec<wechat_identities::Model>);
 pub(crate) type AccountBatcher = ReadBatcher<String, AccountRows>;
+/// An identity row with its user row.
+pub(crate) type IdentityRows = (wechat_identities::Model, users::Model);
+pub(crate) type IdentityBatcher = ReadBatcher<(i64, String), IdentityRows>;
 
-/// Lanes of account reads: enough to keep a few statements in flight, few enough that each
+/// Lanes of each batched read: enough to keep a few statements in flight, few enough that each
 /// carries many requests under load.
-const ACCOUNT_LANES: usize = 4;
+const READ_LANES: usize = 4;
 
 impl ReadPath {
     pub fn new(primary: Pool, replica: Option<Pool>) -> Self {
@@ -289,17 +294,58 @@ impl ReadPath {
             primary,
             replica,
             accounts: None,
+            identities: None,
         }
     }
 
-    /// This read path, with account reads batched.
-    pub fn batching_accounts(mut self) -> Self {
+    /// This read path, with the hot reads (accounts, sign-in lookups) batched.
+    pub fn batching(mut self) -> Self {
         let unbatched = self.clone();
-        self.accounts = Some(Arc::new(ReadBatcher::start(ACCOUNT_LANES, move |ids| {
+        self.accounts = Some(Arc::new(ReadBatcher::start(READ_LANES, move |ids| {
             let path = unbatched.clone();
             Box::pin(async move { path.accounts_by_public_id(ids).await })
         })));
+        let unbatched = ReadPath::new(self.primary.clone(), self.replica.clone());
+        self.identities = Some(Arc::new(ReadBatcher::start(READ_LANES, move |keys| {
+            let path = unbatched.clone();
+            Box::pin(async move { path.identities_by_openid(keys).await })
+        })));
         self
+    }
+
+    /// Identities (with their users) by app and openid, in one statement. One a replica has
+    /// not replayed yet is not found here: the sign-in then takes its full path, on the primary.
+    async fn identities_by_openid(
+        &self,
+        keys: Vec<(i64, String)>,
+    ) -> Result<HashMap<(i64, String), IdentityRows>, RepoError> {
+        let mut by_app: Vec<(i64, Vec<String>)> = Vec::new();
+        for (app, openid) in keys {
+            match by_app.iter_mut().find(|(a, _)| *a == app) {
+                Some((_, openids)) => openids.push(openid),
+                None => by_app.push((app, vec![openid])),
+            }
+        }
+        let mut cond = Condition::any();
+        for (app, openids) in by_app {
+            cond = cond.add(
+                Condition::all()
+                    .add(wechat_identities::Column::AppId.eq(app))
+                    .add(wechat_identities::Column::Openid.is_in(openids)),
+            );
+        }
+        let rows = wechat_identities::Entity::find()
+            .filter(cond)
+            .find_also_related(users::Entity)
+            .all(self)
+            .await
+            .map_err(db_err)?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for (identity, user) in rows {
+            let user = user.ok_or_else(|| RepoError::other("identity without its user"))?;
+            found.insert((identity.app_id, identity.openid.clone()), (identity, user));
+        }
+        Ok(found)
     }
 
     /// Accounts by public id in one statement (two with a replica that lacks some of them:

@@ -212,8 +212,7 @@ impl Database {
                     }
                 };
                 let write = wrap(&primary);
-                let read =
-                    ReadPath::new(write.clone(), replica.as_ref().map(wrap)).batching_accounts();
+                let read = ReadPath::new(write.clone(), replica.as_ref().map(wrap)).batching();
                 let queue = start_queue(WritePool::Postgres(primary.clone()), config.writers)?;
                 Ok(Self {
                     write,
@@ -246,8 +245,7 @@ impl Database {
                     Pool::SeaOrm(SqlxMySqlConnector::from_sqlx_mysql_pool(pool.clone()))
                 };
                 let write = wrap(&primary);
-                let read =
-                    ReadPath::new(write.clone(), replica.as_ref().map(wrap)).batching_accounts();
+                let read = ReadPath::new(write.clone(), replica.as_ref().map(wrap)).batching();
                 let queue = start_queue(WritePool::MySql(primary.clone()), config.writers)?;
                 Ok(Self {
                     write,

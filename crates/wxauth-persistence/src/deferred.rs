@@ -5,13 +5,16 @@
 //! rows, kept as rows. When several transactions are committed together (group commit), the
 //! rows of one table from all of them become ONE multi-row `INSERT`: the database parses and
 //! plans one statement per table instead of one per row, which is what a commit of many
-//! sign-ins spends most of its time on (PostgreSQL above all).
+//! sign-ins spends most of its time on (PostgreSQL above all). A returning sign-in's update of
+//! its identity (last login, session key) is kept as values too, and the updates of a group
+//! become one `UPDATE … FROM (VALUES …)` on PostgreSQL and one joined `UPDATE` on MySQL.
 
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{
-    Alias, MysqlQueryBuilder, PostgresQueryBuilder, Query, QueryStatementWriter, SimpleExpr,
-    SqliteQueryBuilder,
+    Alias, Expr, MysqlQueryBuilder, PostgresQueryBuilder, Query, QueryBuilder,
+    QueryStatementWriter, SimpleExpr, SqliteQueryBuilder, Value,
 };
+use time::PrimitiveDateTime;
 
 /// A row for one of the tables writes may be deferred to.
 #[derive(Debug, Clone)]
@@ -93,12 +96,35 @@ impl Table {
     }
 }
 
+/// A sign-in of an existing identity: its last login, and a new session key or unionid when
+/// WeChat gave one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignIn {
+    pub identity_id: i64,
+    pub at: PrimitiveDateTime,
+    /// Encrypted.
+    pub session_key: Option<String>,
+    pub unionid: Option<String>,
+}
+
+impl SignIn {
+    /// `later` applied on top of this one: its time, and whatever it sets.
+    fn then(&mut self, later: &SignIn) {
+        self.at = later.at;
+        if later.session_key.is_some() {
+            self.session_key.clone_from(&later.session_key);
+        }
+        if later.unionid.is_some() {
+            self.unionid.clone_from(&later.unionid);
+        }
+    }
+}
+
 /// One deferred write.
 #[derive(Debug, Clone)]
 pub(crate) enum Write {
     Insert(Row),
-    /// Anything else (an update of an existing row), rendered for the backend when deferred.
-    Sql(String),
+    SignIn(SignIn),
 }
 
 /// The writes of one transaction, in order.
@@ -114,11 +140,10 @@ pub(crate) fn render<S: QueryStatementWriter>(backend: DbBackend, statement: &S)
 
 /// The statements that perform `transactions`' writes, as few as possible: one multi-row
 /// `INSERT` per table (in [`Table`] order, so a row can refer to an earlier table's), then the
-/// other statements in the order they were deferred.
+/// sign-ins' updates.
 ///
-/// Inserting every table's rows before any other statement is sound for the writes wxauth
-/// defers: those statements update rows that existed before the transaction (a sign-in's
-/// session key), never rows inserted in it.
+/// Inserting every table's rows before the updates is sound: a sign-in updates an identity
+/// that existed before its transaction, never one inserted in it.
 pub(crate) fn statements(backend: DbBackend, transactions: &[&Writes]) -> Vec<String> {
     let mut out = Vec::new();
     for table in Table::ALL {
@@ -146,16 +171,90 @@ pub(crate) fn statements(backend: DbBackend, transactions: &[&Writes]) -> Vec<St
         }
         out.push(render(backend, &insert));
     }
-    out.extend(
-        transactions
-            .iter()
-            .flat_map(|writes| writes.iter())
-            .filter_map(|w| match w {
-                Write::Sql(sql) => Some(sql.clone()),
-                Write::Insert(_) => None,
-            }),
-    );
+    let mut sign_ins: Vec<SignIn> = Vec::new();
+    for w in transactions.iter().flat_map(|writes| writes.iter()) {
+        if let Write::SignIn(s) = w {
+            // Two sign-ins of one identity in a group: the later one's session key is the one
+            // WeChat still honours.
+            match sign_ins.iter_mut().find(|e| e.identity_id == s.identity_id) {
+                Some(earlier) => earlier.then(s),
+                None => sign_ins.push(s.clone()),
+            }
+        }
+    }
+    out.extend(sign_in_updates(backend, &sign_ins));
     out
+}
+
+/// The statements that record `sign_ins`: one for all of them on PostgreSQL and MySQL, one
+/// each on SQLite (where a statement costs no round trip).
+fn sign_in_updates(backend: DbBackend, sign_ins: &[SignIn]) -> Vec<String> {
+    if sign_ins.is_empty() {
+        return Vec::new();
+    }
+    let value = |v: Value| match backend {
+        DbBackend::Postgres => PostgresQueryBuilder.value_to_string(&v),
+        DbBackend::MySql => MysqlQueryBuilder.value_to_string(&v),
+        DbBackend::Sqlite => SqliteQueryBuilder.value_to_string(&v),
+    };
+    let row = |s: &SignIn| {
+        [
+            value(s.identity_id.into()),
+            value(s.at.into()),
+            value(s.session_key.clone().into()),
+            value(s.unionid.clone().into()),
+        ]
+    };
+    match backend {
+        DbBackend::Postgres => {
+            let rows: Vec<String> = sign_ins
+                .iter()
+                .map(|s| format!("({})", row(s).join(", ")))
+                .collect();
+            vec![format!(
+                "UPDATE \"wechat_identities\" AS t SET \"last_login_at\" = CAST(v.at AS timestamp), \
+                 \"updated_at\" = CAST(v.at AS timestamp), \
+                 \"session_key_enc\" = COALESCE(v.sk, t.\"session_key_enc\"), \
+                 \"unionid\" = COALESCE(v.u, t.\"unionid\") \
+                 FROM (VALUES {}) AS v(id, at, sk, u) WHERE t.\"id\" = v.id",
+                rows.join(", ")
+            )]
+        }
+        DbBackend::MySql => {
+            let rows: Vec<String> = sign_ins
+                .iter()
+                .map(|s| {
+                    let [id, at, sk, u] = row(s);
+                    format!("SELECT {id} AS id, {at} AS at, {sk} AS sk, {u} AS u")
+                })
+                .collect();
+            vec![format!(
+                "UPDATE `wechat_identities` AS t JOIN ({}) AS v ON t.`id` = v.id \
+                 SET t.`last_login_at` = v.at, t.`updated_at` = v.at, \
+                 t.`session_key_enc` = COALESCE(v.sk, t.`session_key_enc`), \
+                 t.`unionid` = COALESCE(v.u, t.`unionid`)",
+                rows.join(" UNION ALL ")
+            )]
+        }
+        DbBackend::Sqlite => sign_ins
+            .iter()
+            .map(|s| {
+                let mut update = Query::update();
+                update
+                    .table(Alias::new("wechat_identities"))
+                    .value(Alias::new("last_login_at"), s.at)
+                    .value(Alias::new("updated_at"), s.at);
+                if let Some(key) = &s.session_key {
+                    update.value(Alias::new("session_key_enc"), key.clone());
+                }
+                if let Some(unionid) = &s.unionid {
+                    update.value(Alias::new("unionid"), unionid.clone());
+                }
+                update.and_where(Expr::col(Alias::new("id")).eq(s.identity_id));
+                render(backend, &update)
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -178,13 +277,22 @@ mod tests {
         })
     }
 
+    fn sign_in(id: i64, minute: u8, key: Option<&str>) -> SignIn {
+        SignIn {
+            identity_id: id,
+            at: PrimitiveDateTime::new(
+                time::macros::date!(2026 - 12 - 01),
+                time::Time::from_hms(10, minute, 0).unwrap(),
+            ),
+            session_key: key.map(str::to_owned),
+            unionid: None,
+        }
+    }
+
     #[test]
-    fn the_rows_of_many_transactions_become_one_insert_per_table() {
-        let a = vec![
-            audit("login"),
-            Write::Sql("UPDATE x SET y = 1 WHERE id = 1".into()),
-        ];
-        let b = vec![audit("refresh")];
+    fn the_writes_of_many_transactions_become_one_statement_per_table() {
+        let a = vec![audit("login"), Write::SignIn(sign_in(1, 0, Some("k1")))];
+        let b = vec![audit("refresh"), Write::SignIn(sign_in(2, 0, None))];
         let sql = statements(DbBackend::Postgres, &[&a, &b]);
         assert_eq!(sql.len(), 2, "{sql:?}");
         assert!(
@@ -194,7 +302,36 @@ mod tests {
         );
         assert!(sql[0].contains("'login'") && sql[0].contains("'refresh'"));
         assert_eq!(sql[0].matches("), (").count(), 1, "two rows: {}", sql[0]);
-        assert_eq!(sql[1], "UPDATE x SET y = 1 WHERE id = 1");
+        assert!(
+            sql[1].starts_with(r#"UPDATE "wechat_identities" AS t"#),
+            "{}",
+            sql[1]
+        );
+        assert!(
+            sql[1].contains("(1, '2026-12-01 10:00:00.000000', 'k1', NULL), (2, "),
+            "{}",
+            sql[1]
+        );
+        let my = statements(DbBackend::MySql, &[&a, &b]);
+        assert_eq!(my.len(), 2, "{my:?}");
+        assert_eq!(my[1].matches("UNION ALL").count(), 1, "{}", my[1]);
+        // SQLite pays no round trip per statement: one update each.
+        assert_eq!(statements(DbBackend::Sqlite, &[&a, &b]).len(), 3);
+    }
+
+    #[test]
+    fn two_sign_ins_of_one_identity_in_a_group_keep_the_later_time_and_the_latest_key() {
+        let a = vec![Write::SignIn(sign_in(7, 0, Some("old")))];
+        let b = vec![Write::SignIn(sign_in(7, 1, Some("new")))];
+        let c = vec![Write::SignIn(sign_in(7, 2, None))];
+        let sql = statements(DbBackend::Postgres, &[&a, &b, &c]);
+        assert_eq!(sql.len(), 1);
+        assert!(
+            sql[0].contains("(7, '2026-12-01 10:02:00.000000', 'new', NULL)"),
+            "{}",
+            sql[0]
+        );
+        assert!(!sql[0].contains("'old'"));
     }
 
     #[test]

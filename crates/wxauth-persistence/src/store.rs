@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{QueryStatementWriter, SimpleExpr};
+use sea_orm::sea_query::SimpleExpr;
 use wxauth_core::ports::{Reader, RepoResult, Store, Transaction};
 
 use crate::cipher::SecretCipher;
-use crate::connection::{AccountBatcher, ReadPath};
+use crate::connection::{AccountBatcher, IdentityBatcher, ReadPath};
 use crate::database::Database;
 use crate::deferred::{self, Row, Table, Write};
 use crate::lazy_tx::LazyTx;
@@ -51,6 +51,11 @@ pub(crate) trait Backing: ConnectionTrait + Send + Sync {
     fn accounts(&self) -> Option<&AccountBatcher> {
         None
     }
+
+    /// Where sign-in lookups are batched, if they are on this connection.
+    fn identities(&self) -> Option<&IdentityBatcher> {
+        None
+    }
 }
 
 #[async_trait]
@@ -61,6 +66,10 @@ impl Backing for ReadPath {
 
     fn accounts(&self) -> Option<&AccountBatcher> {
         self.accounts.as_deref()
+    }
+
+    fn identities(&self) -> Option<&IdentityBatcher> {
+        self.identities.as_deref()
     }
 }
 
@@ -86,20 +95,19 @@ impl<C: Backing> Conn<C> {
         self.conn.accounts()
     }
 
+    pub(crate) fn identity_batcher(&self) -> Option<&IdentityBatcher> {
+        self.conn.identities()
+    }
+
     pub(crate) fn cipher(&self) -> &SecretCipher {
         &self.cipher
     }
 }
 
 impl TxConn {
-    /// Defers a write whose result nothing reads. It travels with the next statement that
-    /// needs a round trip anyway, or with the commit, as one multi-statement batch: a
-    /// returning login's three writes cost one round trip instead of three. Deferred
-    /// statements are rendered with their values inline, escaped by sea-query's builder for
-    /// the backend: a multi-statement batch cannot carry bind parameters.
-    pub(crate) fn defer<S: QueryStatementWriter>(&mut self, statement: S) {
-        let sql = deferred::render(self.conn.get_database_backend(), &statement);
-        self.conn.defer(Write::Sql(sql));
+    /// Defers a sign-in's update of its identity: those of many transactions are one statement.
+    pub(crate) fn defer_sign_in(&mut self, sign_in: deferred::SignIn) {
+        self.conn.defer(Write::SignIn(sign_in));
     }
 
     /// Defers one row: rows of one table from many transactions are inserted by one statement.

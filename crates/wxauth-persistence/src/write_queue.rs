@@ -298,7 +298,7 @@ mod tests {
     use sea_orm::sea_query::{Expr, SimpleExpr};
 
     use super::*;
-    use crate::deferred::{Row, Table, Write};
+    use crate::deferred::{Row, SignIn, Table, Write};
 
     async fn database() -> SqlitePool {
         // One connection: an in-memory database lives as long as its connection.
@@ -307,18 +307,23 @@ mod tests {
             .connect("sqlite::memory:")
             .await
             .unwrap();
-        sqlx::Executor::execute(&pool, sqlx::raw_sql(&audit_table("INTEGER PRIMARY KEY")))
+        sqlx::Executor::execute(&pool, sqlx::raw_sql(&tables("INTEGER PRIMARY KEY", "TEXT")))
             .await
             .unwrap();
         pool
     }
 
-    /// The audit table with its `kind` unique: a stand-in for any unique key.
-    fn audit_table(id: &str) -> String {
+    /// The audit table with its `kind` unique (a stand-in for any unique key), and the
+    /// columns of the identities table a sign-in updates.
+    fn tables(id: &str, timestamp: &str) -> String {
         format!(
             "CREATE TABLE audit_log (id {id}, at TEXT, kind VARCHAR(64) NOT NULL UNIQUE, \
              success INTEGER, reason TEXT, app_key TEXT, user_public_id TEXT, actor TEXT, \
-             ip TEXT, request_id TEXT)"
+             ip TEXT, request_id TEXT); \
+             CREATE TABLE wechat_identities (id BIGINT PRIMARY KEY, session_key_enc TEXT, \
+             unionid TEXT, last_login_at {timestamp}, updated_at {timestamp}); \
+             INSERT INTO wechat_identities (id, session_key_enc, unionid) VALUES \
+             (1, 'k0', NULL), (2, 'k0', 'u0'), (3, 'k0', NULL)"
         )
     }
 
@@ -348,9 +353,12 @@ mod tests {
                 .await
                 .unwrap();
             let pool = PgPool::connect(&url).await.unwrap();
-            sqlx::Executor::execute(&pool, sqlx::raw_sql(&audit_table("BIGSERIAL PRIMARY KEY")))
-                .await
-                .unwrap();
+            sqlx::Executor::execute(
+                &pool,
+                sqlx::raw_sql(&tables("BIGSERIAL PRIMARY KEY", "TIMESTAMP")),
+            )
+            .await
+            .unwrap();
             WritePool::Postgres(pool)
         } else {
             let root = MySqlPool::connect(&admin).await.unwrap();
@@ -360,7 +368,7 @@ mod tests {
             let pool = MySqlPool::connect(&url).await.unwrap();
             sqlx::Executor::execute(
                 &pool,
-                sqlx::raw_sql(&audit_table("BIGINT AUTO_INCREMENT PRIMARY KEY")),
+                sqlx::raw_sql(&tables("BIGINT AUTO_INCREMENT PRIMARY KEY", "DATETIME(6)")),
             )
             .await
             .unwrap();
@@ -480,6 +488,63 @@ mod tests {
         for env in ["WXAUTH_TEST_POSTGRES_URL", "WXAUTH_TEST_MYSQL_URL"] {
             if let Some((pool, admin, name)) = server_database(env).await {
                 a_failing_job_fails_alone_and_leaves_no_partial_write_on(&pool).await;
+                drop_database(pool, &admin, &name).await;
+            }
+        }
+    }
+
+    async fn sign_ins_of_a_group_are_recorded_by_one_statement_on(pool: &WritePool) {
+        let at = |minute: u8| {
+            time::PrimitiveDateTime::new(
+                time::macros::date!(2026 - 12 - 01),
+                time::Time::from_hms(10, minute, 0).unwrap(),
+            )
+        };
+        let sign_in = |id: i64, minute: u8, key: Option<&str>, unionid: Option<&str>| {
+            Write::SignIn(SignIn {
+                identity_id: id,
+                at: at(minute),
+                session_key: key.map(str::to_owned),
+                unionid: unionid.map(str::to_owned),
+            })
+        };
+        let jobs = [
+            job(vec![sign_in(1, 1, Some("k1"), None)]).0,
+            job(vec![sign_in(2, 1, None, None)]).0,
+            job(vec![sign_in(1, 2, Some("k2"), Some("u1"))]).0,
+        ];
+        let results = commit_group(pool, &jobs).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let sql = "SELECT session_key_enc, unionid, last_login_at IS NOT NULL FROM wechat_identities ORDER BY id";
+        let rows: Vec<(Option<String>, Option<String>, bool)> = match pool {
+            WritePool::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+            WritePool::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+            WritePool::MySql(p) => sqlx::query_as(sql).fetch_all(p).await.map(
+                |rows: Vec<(Option<String>, Option<String>, i64)>| {
+                    rows.into_iter().map(|(k, u, at)| (k, u, at != 0)).collect()
+                },
+            ),
+        }
+        .unwrap();
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            rows,
+            [
+                (some("k2"), some("u1"), true),
+                // No new key: the stored one stays.
+                (some("k0"), some("u0"), true),
+                (some("k0"), None, false),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_ins_of_a_group_are_recorded_by_one_statement() {
+        sign_ins_of_a_group_are_recorded_by_one_statement_on(&WritePool::Sqlite(database().await))
+            .await;
+        for env in ["WXAUTH_TEST_POSTGRES_URL", "WXAUTH_TEST_MYSQL_URL"] {
+            if let Some((pool, admin, name)) = server_database(env).await {
+                sign_ins_of_a_group_are_recorded_by_one_statement_on(&pool).await;
                 drop_database(pool, &admin, &name).await;
             }
         }

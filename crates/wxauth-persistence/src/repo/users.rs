@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, NullOrdering, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    QuerySelect,
 };
 use secrecy::SecretString;
 use wxauth_core::RepoError;
@@ -17,7 +17,7 @@ use wxauth_domain::{
 
 use crate::cipher::Purpose;
 use crate::convert::{self, from_db, phone_to_db, to_db};
-use crate::deferred::Table;
+use crate::deferred::{SignIn, Table};
 use crate::entities::{refresh_tokens, users, wechat_identities};
 use crate::errors::db_err;
 use crate::store::{Backing, Conn, TxConn};
@@ -71,6 +71,12 @@ impl<C: Backing> UserReads for Conn<C> {
         app_id: AppId,
         openid: &OpenId,
     ) -> RepoResult<Option<(IdentityRecord, User)>> {
+        if let Some(batcher) = self.identity_batcher() {
+            let found = batcher.get((app_id.0, openid.as_str().to_owned())).await?;
+            return found
+                .map(|(i, u)| Ok((identity(i)?, convert::user(u)?)))
+                .transpose();
+        }
         let row = wechat_identities::Entity::find()
             .filter(wechat_identities::Column::AppId.eq(app_id.0))
             .filter(wechat_identities::Column::Openid.eq(openid.as_str()))
@@ -276,27 +282,13 @@ impl UserWrites for TxConn {
         unionid: Option<&UnionId>,
         now: Timestamp,
     ) -> RepoResult<()> {
-        let mut update = wechat_identities::Entity::update_many()
-            .col_expr(
-                wechat_identities::Column::LastLoginAt,
-                Expr::value(Some(to_db(now))),
-            )
-            .col_expr(
-                wechat_identities::Column::UpdatedAt,
-                Expr::value(to_db(now)),
-            );
-        if let Some(key) = session_key {
-            let enc = self.cipher().encrypt(Purpose::SessionKey, key);
-            update = update.col_expr(wechat_identities::Column::SessionKeyEnc, Expr::value(enc));
-        }
-        if let Some(unionid) = unionid {
-            update = update.col_expr(
-                wechat_identities::Column::Unionid,
-                Expr::value(unionid.to_string()),
-            );
-        }
-        let update = update.filter(wechat_identities::Column::Id.eq(identity_id.0));
-        self.defer(update.into_query());
+        let session_key = session_key.map(|key| self.cipher().encrypt(Purpose::SessionKey, key));
+        self.defer_sign_in(SignIn {
+            identity_id: identity_id.0,
+            at: to_db(now),
+            session_key,
+            unionid: unionid.map(ToString::to_string),
+        });
         Ok(())
     }
 

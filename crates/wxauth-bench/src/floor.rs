@@ -1,0 +1,115 @@
+//! The floor a scenario's dependencies allow, measured in the same run as wxauth: the database
+//! alone running the scenario's own statements at the same concurrency (`pgbench`, one
+//! transaction per login or GET). The machine's speed varies between runs; wxauth's rate as a
+//! fraction of this floor does much less.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// One pgbench transaction per scenario, the statements wxauth runs for it (values made up,
+/// shapes the same). `:app` is the bench app's id, `:users` the returning users, `:max_user`
+/// the highest user id.
+const RETURNING_LOGIN: &str = r"
+\set n random(0, :users - 1)
+SELECT i.id, i.user_id, i.unionid, u.public_id, u.status FROM wechat_identities i JOIN users u ON u.id = i.user_id WHERE i.app_id = :app AND i.openid = 'oBENCHRET' || lpad(:n::text, 8, '0');
+BEGIN;
+UPDATE wechat_identities SET last_login_at = now(), updated_at = now(), session_key_enc = md5(random()::text) WHERE app_id = :app AND openid = 'oBENCHRET' || lpad(:n::text, 8, '0');
+INSERT INTO refresh_tokens (token_hash, family, user_id, app_id, created_at, expires_at) SELECT md5(random()::text) || md5(clock_timestamp()::text), md5(random()::text), user_id, :app, now(), now() + interval '30 days' FROM wechat_identities WHERE app_id = :app AND openid = 'oBENCHRET' || lpad(:n::text, 8, '0');
+INSERT INTO audit_log (at, kind, success, app_key, user_public_id, ip, request_id) VALUES (now(), 'login', true, 'bench', md5(random()::text), '127.0.0.1', md5(random()::text));
+COMMIT;
+";
+
+const NEW_USER: &str = r"
+SELECT i.id FROM wechat_identities i JOIN users u ON u.id = i.user_id WHERE i.app_id = :app AND i.openid = md5(random()::text);
+BEGIN;
+INSERT INTO users (public_id, status, created_at, updated_at) VALUES (gen_random_uuid()::text, 'active', now(), now()) RETURNING id AS uid \gset
+INSERT INTO wechat_identities (user_id, app_id, openid, session_key_enc, created_at, updated_at, last_login_at) VALUES (:uid, :app, md5(random()::text || clock_timestamp()::text), md5(random()::text), now(), now(), now());
+INSERT INTO refresh_tokens (token_hash, family, user_id, app_id, created_at, expires_at) VALUES (md5(random()::text) || md5(clock_timestamp()::text), md5(random()::text), :uid, :app, now(), now() + interval '30 days');
+INSERT INTO audit_log (at, kind, success, app_key, user_public_id, ip, request_id) VALUES (now(), 'register', true, 'bench', md5(random()::text), '127.0.0.1', md5(random()::text));
+COMMIT;
+";
+
+const AUTHENTICATED_GET: &str = r"
+\set id random(1, :max_user)
+SELECT u.*, i.* FROM users u LEFT JOIN wechat_identities i ON i.user_id = u.id WHERE u.id = :id ORDER BY u.id, i.id;
+";
+
+/// What pgbench measured for one scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    pub per_second: f64,
+}
+
+/// The scenarios a floor exists for, by the name of the wxauth run they bound.
+pub const SCENARIOS: [(&str, &str); 3] = [
+    ("new-user logins", NEW_USER),
+    ("returning logins", RETURNING_LOGIN),
+    ("authenticated GETs", AUTHENTICATED_GET),
+];
+
+/// Runs `script` with `clients` connections for `seconds` against `url`.
+pub fn pgbench(
+    url: &str,
+    dir: &Path,
+    name: &str,
+    script: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<Floor> {
+    let (app, users, max_user) = bench_facts(url)?;
+    let file = dir.join(format!("{}.sql", name.replace(' ', "-")));
+    std::fs::write(&file, script)?;
+    let output = Command::new("pgbench")
+        .args(["--no-vacuum", "--protocol=prepared", "--jobs=2"])
+        .arg(format!("--client={clients}"))
+        .arg(format!("--time={seconds}"))
+        .arg(format!("--define=app={app}"))
+        .arg(format!("--define=users={users}"))
+        .arg(format!("--define=max_user={max_user}"))
+        .arg(format!("--file={}", file.display()))
+        .arg(url)
+        .output()
+        .context("cannot run pgbench (Debian: postgresql-client)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // "tps = 4321.123456 (without initial connection time)"
+    let per_second = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    Ok(Floor { per_second })
+}
+
+/// The bench app's id, the returning users' count and the highest user id.
+fn bench_facts(url: &str) -> anyhow::Result<(String, String, String)> {
+    let query = "SELECT (SELECT id FROM apps WHERE key = 'bench'), \
+                 (SELECT count(*) FROM wechat_identities WHERE openid LIKE 'oBENCHRET%'), \
+                 (SELECT max(id) FROM users)";
+    let output = Command::new("psql")
+        .args(["-XAtq", "-F", " ", "-c", query, url])
+        .output()
+        .context("cannot run psql")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace().map(str::to_owned);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(app), Some(users), Some(max)) => Ok((app, users, max)),
+        _ => bail!(
+            "cannot read the bench app from the database: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
