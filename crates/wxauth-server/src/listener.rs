@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// How many connections may be open at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl Drop for Ticket {
 }
 
 /// The envelope of a refused connection, written before it is closed.
-pub async fn refuse<T: AsyncWrite + Unpin>(io: &mut T, why: Refusal) {
+pub async fn refuse<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, why: Refusal) {
     let (name, message) = match why {
         Refusal::TooManyConnections => (
             "TOO_MANY_CONNECTIONS",
@@ -114,6 +114,19 @@ pub async fn refuse<T: AsyncWrite + Unpin>(io: &mut T, why: Refusal) {
     // A client that does not read gets no more than a second of our time.
     let _ = tokio::time::timeout(Duration::from_secs(1), io.write_all(&response)).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+    // Closing a socket with unread input resets it, and a reset can destroy the answer before
+    // the client reads it: read (and drop) what the client sent, briefly.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut sink = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 fn envelope_response(status: u16, reason: &str, name: &str, message: &str, close: bool) -> Vec<u8> {
