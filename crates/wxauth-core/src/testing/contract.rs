@@ -29,6 +29,7 @@ macro_rules! cases {
 
 cases!(
     apps_are_upserted_by_key_and_keep_their_id,
+    instances_writing_one_new_app_at_once_all_succeed,
     a_new_app_cannot_take_a_key_in_use,
     a_transaction_reads_its_own_writes,
     a_rolled_back_transaction_leaves_nothing,
@@ -196,6 +197,30 @@ pub async fn apps_are_upserted_by_key_and_keep_their_id(store: &dyn Store) {
     assert!(!tx.delete_app(&app.key).await.unwrap());
     tx.commit().await.unwrap();
     assert!(store.read().app_by_key(&app.key).await.unwrap().is_none());
+}
+
+/// Instances starting together each write the configured apps: the upsert of a key no row has
+/// yet must not fail for the ones that lose the race.
+pub async fn instances_writing_one_new_app_at_once_all_succeed(store: &dyn Store) {
+    let spec = AppSpec {
+        key: unique("c"),
+        kind: "mini_program".into(),
+        appid: unique("wx"),
+        secret: Some(SecretString::from(unique("s"))),
+        ..Default::default()
+    };
+    let draft = AppDraft::parse(spec, None, AppSource::Config).unwrap();
+    let upsert = || async {
+        let mut tx = store.begin().await?;
+        let app = tx.upsert_app(&draft, now()).await?;
+        tx.commit().await?;
+        Ok::<_, RepoError>(app.id)
+    };
+    let ids = futures::future::join_all((0..6).map(|_| upsert())).await;
+    let first = ids[0].clone().unwrap();
+    for id in ids {
+        assert_eq!(id.unwrap(), first, "one row, whoever won");
+    }
 }
 
 pub async fn a_new_app_cannot_take_a_key_in_use(store: &dyn Store) {

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
@@ -158,31 +159,35 @@ impl AppWrites for TxConn {
     }
 
     async fn upsert_app(&mut self, draft: &AppDraft, now: Timestamp) -> RepoResult<App> {
+        // One statement: instances starting together each write the configured apps, and a
+        // look-up-then-insert would let two of them insert the same key.
         let mut row = self.app_row(draft, now);
-        let existing = apps::Entity::find()
-            .filter(apps::Column::Key.eq(draft.key.as_str()))
-            .one(self.synced().await?)
+        row.created_at = Set(to_db(now));
+        apps::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(apps::Column::Key)
+                    .update_columns([
+                        apps::Column::Kind,
+                        apps::Column::Name,
+                        apps::Column::Appid,
+                        apps::Column::SecretEnc,
+                        apps::Column::Registration,
+                        apps::Column::RedirectAllowList,
+                        apps::Column::EventTokenEnc,
+                        apps::Column::EncodingAesKeyEnc,
+                        apps::Column::ApiBaseUrl,
+                        apps::Column::OpenBaseUrl,
+                        apps::Column::MpBaseUrl,
+                        apps::Column::Enabled,
+                        apps::Column::Source,
+                        apps::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(self.synced().await?)
             .await
             .map_err(db_err)?;
-        let id = match existing {
-            Some(existing) => {
-                row.id = Set(existing.id);
-                apps::Entity::update(row)
-                    .exec(self.synced().await?)
-                    .await
-                    .map_err(db_err)?;
-                existing.id
-            }
-            None => {
-                row.created_at = Set(to_db(now));
-                apps::Entity::insert(row)
-                    .exec(self.synced().await?)
-                    .await
-                    .map_err(db_err)?
-                    .last_insert_id
-            }
-        };
-        self.app_by_id(AppId(id))
+        self.app_by_key(&draft.key)
             .await?
             .ok_or_else(|| RepoError::other("app vanished after write"))
     }
