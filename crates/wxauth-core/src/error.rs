@@ -61,9 +61,14 @@ pub enum RepoError {
     /// A unique key refused the write (a concurrent first login, a phone number already taken).
     #[error("conflict on {0}")]
     Conflict(&'static str),
-    /// The database is unreachable, refused the connection or timed out: worth retrying later.
+    /// The database is unreachable or refused the connection: worth retrying later, and on a
+    /// fresh connection at once.
     #[error("database unavailable")]
     Unavailable(#[source] Cause),
+    /// The statement or lock timeout fired, or no connection came free in time: the database
+    /// is stalled or overloaded. Worth retrying later, not at once.
+    #[error("the database did not answer in time")]
+    TimedOut(#[source] Cause),
     /// Anything else: a bug or a broken schema.
     #[error("database error")]
     Other(#[source] Cause),
@@ -76,6 +81,11 @@ impl RepoError {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::Unavailable(Cause::msg(message))
+    }
+
+    /// Unreachable or stalled: a 503 for the client, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::TimedOut(_))
     }
 }
 
@@ -242,7 +252,7 @@ impl CoreError {
             Self::WatermarkMismatch => C::WatermarkMismatch,
             Self::NoWechatSession(_) => C::NoWechatSession,
             Self::QrLoginConsumed => C::QrLoginConsumed,
-            Self::Storage(RepoError::Unavailable(_)) => C::DatabaseUnavailable,
+            Self::Storage(e) if e.is_unavailable() => C::DatabaseUnavailable,
             Self::Storage(_) | Self::Signing(_) => C::InternalError,
         }
     }

@@ -190,7 +190,9 @@ impl Wxauth {
     /// Returning users are the common case. Their lookup takes no write lock, so it runs on the
     /// read path and the transaction carries only writes (which the store may send in one
     /// round trip). `None` when the full path must decide: an unknown user, a sign-in that
-    /// changes the profile, or a storage error (the full path re-reads inside its transaction).
+    /// changes the profile, or a storage error (the full path re-reads inside its transaction,
+    /// on a fresh connection) — except a timeout: a stalled database would only make the
+    /// client wait out the same timeout again.
     async fn returning_sign_in(
         &self,
         ctx: &RequestContext,
@@ -209,6 +211,7 @@ impl Wxauth {
         {
             Ok(Some(found)) => found,
             Ok(None) => return None,
+            Err(e @ RepoError::TimedOut(_)) => return Some(Err(CoreError::Storage(e).into())),
             Err(e) => {
                 tracing::debug!(error = %e, "identity lookup failed; taking the full path");
                 return None;
@@ -254,7 +257,7 @@ impl Wxauth {
                     })
                     .map_err(Refusal::from),
             ),
-            Err(CoreError::Storage(e)) => {
+            Err(CoreError::Storage(e)) if !matches!(e, RepoError::TimedOut(_)) => {
                 tracing::debug!(error = %e, "returning sign-in failed; taking the full path");
                 None
             }

@@ -13,7 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
-use wxauth_core::{BindCodeProblem, CoreError, ErrorCode, RepoError, UpstreamError};
+use wxauth_core::{BindCodeProblem, CoreError, ErrorCode, UpstreamError};
 use wxauth_domain::ValidationError;
 
 use crate::request_id::RequestId;
@@ -233,7 +233,7 @@ impl From<CoreError> for ApiError {
             CoreError::NoDefaultApp => {
                 "name the app: this service has no default app for this request".to_owned()
             }
-            CoreError::Storage(RepoError::Unavailable(_)) => {
+            CoreError::Storage(e) if e.is_unavailable() => {
                 "the database is unavailable right now: retry in a few seconds".to_owned()
             }
             CoreError::Storage(_) | CoreError::Signing(_) => {
@@ -287,9 +287,8 @@ impl From<CoreError> for ApiError {
         api.retry_after = match &e {
             CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             CoreError::Upstream(UpstreamError::RateLimited) => Some(60),
-            CoreError::Storage(RepoError::Unavailable(_)) | CoreError::LimiterUnavailable => {
-                Some(1)
-            }
+            CoreError::Storage(e) if e.is_unavailable() => Some(1),
+            CoreError::LimiterUnavailable => Some(1),
             _ => None,
         };
         api

@@ -31,7 +31,7 @@ use crate::entities::{users, wechat_identities};
 use crate::errors::db_err;
 use crate::read_batch::ReadBatcher;
 
-use crate::errors::connection_lost_db as lost;
+use crate::errors::{connection_lost_db as lost, timed_out_db as timed_out};
 
 /// A pool of connections, by protocol.
 #[derive(Debug, Clone)]
@@ -415,6 +415,8 @@ impl ConnectionTrait for ReadPath {
                 Ok(Some(row)) => return Ok(Some(row)),
                 // Nothing yet (lag), or the replica is down: the primary decides.
                 Ok(None) => {}
+                // A timeout spent the request's wait already; the primary holds the same locks.
+                Err(e) if timed_out(&e) => return Err(e),
                 Err(e) => tracing::debug!(error = %e, "replica read failed; asking the primary"),
             }
         }
@@ -426,6 +428,7 @@ impl ConnectionTrait for ReadPath {
             match Self::retried(replica, |p| p.clone_query_all(stmt.clone())).await {
                 Ok(rows) if !rows.is_empty() => return Ok(rows),
                 Ok(_) => {}
+                Err(e) if timed_out(&e) => return Err(e),
                 Err(e) => tracing::debug!(error = %e, "replica read failed; asking the primary"),
             }
         }

@@ -58,7 +58,10 @@ pub(crate) fn db_err(e: DbErr) -> RepoError {
         }
         _ => false,
     };
-    if unavailable {
+    let timed_out = matches!(&e, DbErr::ConnectionAcquire(_)) || timed_out_db(&e);
+    if timed_out {
+        RepoError::TimedOut(Cause::new(e))
+    } else if unavailable {
         RepoError::Unavailable(Cause::new(e))
     } else {
         RepoError::Other(Cause::new(e))
@@ -69,6 +72,7 @@ pub(crate) fn db_err(e: DbErr) -> RepoError {
 pub(crate) fn sqlx_err(e: sqlx::Error) -> RepoError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict("unique key"),
+        _ if timed_out(&e) => RepoError::TimedOut(Cause::new(e)),
         _ if unavailable(&e) => RepoError::Unavailable(Cause::new(e)),
         _ => RepoError::Other(Cause::new(e)),
     }
@@ -145,6 +149,16 @@ pub(crate) fn connection_lost_db(e: &DbErr) -> bool {
     }
 }
 
+/// [`timed_out`] for a sea-orm error: a wait that used up its time already.
+pub(crate) fn timed_out_db(e: &DbErr) -> bool {
+    match e {
+        DbErr::Query(RuntimeErr::SqlxError(inner))
+        | DbErr::Exec(RuntimeErr::SqlxError(inner))
+        | DbErr::Conn(RuntimeErr::SqlxError(inner)) => timed_out(inner),
+        _ => false,
+    }
+}
+
 /// A row that does not convert back into the value that was written.
 pub(crate) fn corrupt(what: &str) -> RepoError {
     RepoError::other(format!("stored {what} is not valid"))
@@ -155,12 +169,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lost_connection_is_unavailable_and_a_bad_statement_is_not() {
+    fn a_lost_connection_is_unavailable_a_timeout_timed_out_and_a_bad_statement_neither() {
         let lost = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
         let e = DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Io(lost)));
         assert!(matches!(db_err(e), RepoError::Unavailable(_)));
         let e = DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::PoolTimedOut));
-        assert!(matches!(db_err(e), RepoError::Unavailable(_)));
+        assert!(matches!(db_err(e), RepoError::TimedOut(_)));
         let e = DbErr::Query(RuntimeErr::Internal("syntax error".into()));
         assert!(matches!(db_err(e), RepoError::Other(_)));
         let e = DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::RowNotFound));

@@ -187,7 +187,7 @@ async fn writer(pool: WritePool, mut receiver: mpsc::UnboundedReceiver<Job>, bus
         let now = micros(busy.started);
         if results
             .iter()
-            .any(|r| matches!(r, Err(RepoError::Unavailable(_))))
+            .any(|r| r.as_ref().is_err_and(RepoError::is_unavailable))
         {
             busy.outcomes.unavailable.store(now, Ordering::Relaxed);
         } else if results.iter().any(Result::is_ok) {
@@ -250,7 +250,7 @@ macro_rules! run_group {
                 let _ = conn.detach();
                 return all_failed(failure);
             }
-            if jobs == 1 || matches!(failure, RepoError::Unavailable(_)) {
+            if jobs == 1 || failure.is_unavailable() {
                 return all_failed(failure);
             }
 

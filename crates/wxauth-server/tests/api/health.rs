@@ -145,6 +145,22 @@ async fn after_the_database_drops_every_connection_no_read_fails_and_at_most_one
 /// Holds a lock on `refresh_tokens` (which every sign-in writes) from another connection, as
 /// a long migration or a stuck job would, until the returned guard is dropped.
 async fn lock_the_refresh_tokens(app: &wxauth_testkit::TestApp) -> impl Drop {
+    let statements = match app.backend() {
+        "postgres" => (
+            "BEGIN; LOCK TABLE refresh_tokens IN EXCLUSIVE MODE",
+            "ROLLBACK",
+        ),
+        "mysql" => ("LOCK TABLES refresh_tokens WRITE", "UNLOCK TABLES"),
+        _ => ("BEGIN IMMEDIATE", "ROLLBACK"),
+    };
+    hold_lock(app, statements).await
+}
+
+/// Holds a lock taken by `lock` on a connection of its own until the guard is dropped.
+async fn hold_lock(
+    app: &wxauth_testkit::TestApp,
+    (lock, unlock): (&'static str, &'static str),
+) -> impl Drop {
     struct Held(Option<tokio::sync::oneshot::Sender<()>>);
     impl Drop for Held {
         fn drop(&mut self) {
@@ -155,21 +171,12 @@ async fn lock_the_refresh_tokens(app: &wxauth_testkit::TestApp) -> impl Drop {
     }
     let (locked_tx, locked) = tokio::sync::oneshot::channel();
     let (release, released) = tokio::sync::oneshot::channel::<()>();
-    let backend = app.backend();
     let url = app.db.url.clone();
     tokio::spawn(async move {
         // One connection: the lock and its release must meet on it.
         let mut options = sea_orm::ConnectOptions::new(url);
         options.max_connections(1).min_connections(1);
         let conn = sea_orm::Database::connect(options).await.unwrap();
-        let (lock, unlock) = match backend {
-            "postgres" => (
-                "BEGIN; LOCK TABLE refresh_tokens IN EXCLUSIVE MODE",
-                "ROLLBACK",
-            ),
-            "mysql" => ("LOCK TABLES refresh_tokens WRITE", "UNLOCK TABLES"),
-            _ => ("BEGIN IMMEDIATE", "ROLLBACK"),
-        };
         conn.execute_unprepared(lock).await.unwrap();
         let _ = locked_tx.send(());
         let _ = released.await;
@@ -218,6 +225,45 @@ async fn a_stalled_database_answers_503_within_the_lock_timeout_and_readyz_says_
         assert_eq!(res.status(), 200, "serves again on {}", app.backend());
         let res = app.get("/readyz").await;
         assert_eq!(res.status(), 200, "ready again on {}", app.backend());
+    })
+    .await;
+}
+
+/// A stalled read is not asked again: the identity lookup of a returning sign-in that times out
+/// on a locked table answers 503 after one lock timeout, not after one per attempt (a replica,
+/// then the primary, then the full sign-in path each waited it out before).
+#[tokio::test]
+async fn a_sign_in_blocked_on_a_lock_waits_out_the_lock_timeout_once() {
+    let options = wxauth_testkit::TestOptions::default().customize(|config| {
+        config.database.lock_timeout_ms = 1_000;
+        config.database.statement_timeout_ms = 5_000;
+    });
+    wxauth_testkit::each_backend_with(options, async |app| {
+        let lock = match app.backend() {
+            "postgres" => (
+                "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE",
+                "ROLLBACK",
+            ),
+            "mysql" => ("LOCK TABLES users WRITE", "UNLOCK TABLES"),
+            // SQLite readers never wait for a writer.
+            _ => return,
+        };
+        let openid = app.new_mp_user();
+        app.login(&openid).await;
+        let held = hold_lock(app, lock).await;
+        let code = app.login_code(Apps::MP_APPID, &openid);
+        let started = std::time::Instant::now();
+        let res = app
+            .post("/api/v1/miniprogram/login", json!({ "code": code }))
+            .await;
+        let took = started.elapsed();
+        wxauth_testkit::expect_error(res, 503, "DATABASE_UNAVAILABLE").await;
+        assert!(
+            took < std::time::Duration::from_millis(1_900),
+            "one lock timeout, not two: answered in {took:?} on {}",
+            app.backend()
+        );
+        drop(held);
     })
     .await;
 }
