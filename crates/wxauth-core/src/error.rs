@@ -69,6 +69,11 @@ pub enum RepoError {
     /// is stalled or overloaded. Worth retrying later, not at once.
     #[error("the database did not answer in time")]
     TimedOut(#[source] Cause),
+    /// The database aborted the whole transaction to break a deadlock or a serialization
+    /// conflict with another one: nothing of it was written, and running it again at once is
+    /// likely to succeed.
+    #[error("the database aborted the transaction to resolve a conflict with another one")]
+    Contended(#[source] Cause),
     /// Anything else: a bug or a broken schema.
     #[error("database error")]
     Other(#[source] Cause),
@@ -86,6 +91,12 @@ impl RepoError {
     /// Unreachable or stalled: a 503 for the client, not a bug.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::TimedOut(_))
+    }
+
+    /// Worth the client's retrying later (a 503): unavailable, stalled, or a transaction that
+    /// lost to others more often than the use case retries it.
+    pub fn is_transient(&self) -> bool {
+        self.is_unavailable() || matches!(self, Self::Contended(_))
     }
 }
 
@@ -252,7 +263,7 @@ impl CoreError {
             Self::WatermarkMismatch => C::WatermarkMismatch,
             Self::NoWechatSession(_) => C::NoWechatSession,
             Self::QrLoginConsumed => C::QrLoginConsumed,
-            Self::Storage(e) if e.is_unavailable() => C::DatabaseUnavailable,
+            Self::Storage(e) if e.is_transient() => C::DatabaseUnavailable,
             Self::Storage(_) | Self::Signing(_) => C::InternalError,
         }
     }

@@ -284,6 +284,12 @@ impl Wxauth {
                 }) if attempt < ATTEMPTS => {
                     tracing::debug!(what, attempt, "sign-in raced another one; retrying");
                 }
+                Err(Refusal {
+                    error: CoreError::Storage(RepoError::Contended(_)),
+                    ..
+                }) if attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, "sign-in lost a deadlock to another one; retrying");
+                }
                 other => return other,
             }
         }

@@ -182,6 +182,9 @@ pub(crate) fn statements(backend: DbBackend, transactions: &[&Writes]) -> Vec<St
             }
         }
     }
+    // Rows locked in one order by every writer: two groups updating the same identities
+    // cannot deadlock on each other.
+    sign_ins.sort_unstable_by_key(|s| s.identity_id);
     out.extend(sign_in_updates(backend, &sign_ins));
     out
 }

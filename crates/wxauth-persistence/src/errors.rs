@@ -59,7 +59,15 @@ pub(crate) fn db_err(e: DbErr) -> RepoError {
         _ => false,
     };
     let timed_out = matches!(&e, DbErr::ConnectionAcquire(_)) || timed_out_db(&e);
-    if timed_out {
+    let contended = match &e {
+        DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => {
+            contended(inner)
+        }
+        _ => false,
+    };
+    if contended {
+        RepoError::Contended(Cause::new(e))
+    } else if timed_out {
         RepoError::TimedOut(Cause::new(e))
     } else if unavailable {
         RepoError::Unavailable(Cause::new(e))
@@ -72,6 +80,7 @@ pub(crate) fn db_err(e: DbErr) -> RepoError {
 pub(crate) fn sqlx_err(e: sqlx::Error) -> RepoError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict("unique key"),
+        _ if contended(&e) => RepoError::Contended(Cause::new(e)),
         _ if timed_out(&e) => RepoError::TimedOut(Cause::new(e)),
         _ if unavailable(&e) => RepoError::Unavailable(Cause::new(e)),
         _ => RepoError::Other(Cause::new(e)),
@@ -103,6 +112,20 @@ pub(crate) fn timed_out(e: &sqlx::Error) -> bool {
             sqlite_busy
                 || matches!(d.code().as_deref(), Some("57014" | "55P03"))
                 || mysql_error_number(d.as_ref()).is_some_and(|n| matches!(n, 1205 | 3024 | 1969))
+        }
+        _ => false,
+    }
+}
+
+/// The database rolled the transaction back to break a deadlock or a serialization conflict:
+/// SQLSTATE 40001 (serialization failure; MySQL's and MariaDB's deadlock 1213 carries it too)
+/// and 40P01 (PostgreSQL's deadlock). MySQL rolls back the whole transaction, savepoints and
+/// all; PostgreSQL aborts it. Either way only running it again from `BEGIN` helps.
+pub(crate) fn contended(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("40001" | "40P01"))
+                || mysql_error_number(d.as_ref()).is_some_and(|n| n == 1213)
         }
         _ => false,
     }

@@ -9,8 +9,9 @@
 //! If a statement fails, the group is rolled back and replayed transaction by transaction, each
 //! in its own savepoint (`SAVEPOINT w; …; RELEASE w`), so one transaction's failure (a unique
 //! key, say) reaches that transaction alone and each stays atomic. A group that fails because
-//! the database is unavailable is not replayed: every transaction in it gets that answer. Every
-//! transaction is answered after the commit that makes it durable.
+//! the database is unavailable is not replayed: every transaction in it gets that answer. A
+//! group the database aborted to break a deadlock with another writer is run again whole.
+//! Every transaction is answered after the commit that makes it durable.
 //!
 //! SQLite gets one writer on a thread of its own (SQLite writes one transaction at a time);
 //! PostgreSQL and MySQL get a few writers on the runtime, each committing its own groups, so one
@@ -220,12 +221,19 @@ async fn commit_group(pool: &WritePool, jobs: &[Job]) -> Vec<Result<(), RepoErro
     }
 }
 
+/// How often a group, or its replay, is run again after the database aborted it to break a
+/// deadlock with another writer. After that each job gets [`RepoError::Contended`] and its use
+/// case decides (a sign-in runs again on its full path).
+const CONTENDED_ATTEMPTS: usize = 3;
+
 // One function per backend with concrete types: sqlx's executor traits are higher-ranked, and a
 // generic version does not prove `Send` for the futures the writers run.
 macro_rules! run_group {
     ($name:ident, $pool:ty) => {
         /// `batch` commits the group in one round trip. If it fails, `replay` (`BEGIN`, one
-        /// savepoint-wrapped step per job, `COMMIT`) finds whose failure it was.
+        /// savepoint-wrapped step per job, `COMMIT`) finds whose failure it was. A deadlock
+        /// aborts the whole transaction, savepoints included (MySQL rolls it back at once), so
+        /// either is then run again from `BEGIN`.
         async fn $name(
             pool: &$pool,
             batch: &str,
@@ -241,49 +249,74 @@ macro_rules! run_group {
             // Every statement goes as `raw_sql`, on the text protocol: a plain `&str` would be
             // prepared (and cached: every group is a new text), MySQL prepares only single
             // statements, and pgbouncer in transaction mode keeps no prepared statement.
-            let failure = match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(batch)).await {
-                Ok(_) => return (0..jobs).map(|_| Ok(())).collect(),
-                Err(e) => sqlx_err(e),
+            let mut attempt = 0;
+            let failure = loop {
+                attempt += 1;
+                let failure = match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(batch)).await {
+                    Ok(_) => return (0..jobs).map(|_| Ok(())).collect(),
+                    Err(e) => sqlx_err(e),
+                };
+                if let Err(rollback) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await {
+                    tracing::error!(error = %rollback, "cannot roll back a failed group commit");
+                    let _ = conn.detach();
+                    return all_failed(failure);
+                }
+                if !matches!(failure, RepoError::Contended(_)) || attempt == CONTENDED_ATTEMPTS {
+                    break failure;
+                }
+                tracing::debug!(attempt, "a group commit lost a deadlock; running it again");
             };
-            if let Err(rollback) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await {
-                tracing::error!(error = %rollback, "cannot roll back a failed group commit");
-                let _ = conn.detach();
-                return all_failed(failure);
-            }
-            if jobs == 1 || failure.is_unavailable() {
+            if jobs == 1 || failure.is_transient() {
                 return all_failed(failure);
             }
 
             let (begin, steps, commit) = (&replay[0], &replay[1..=jobs], &replay[jobs + 1]);
-            if let Err(e) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(begin)).await {
-                return all_failed(sqlx_err(e));
-            }
-            let mut results = Vec::with_capacity(jobs);
-            for step in steps {
-                match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(step)).await {
-                    Ok(_) => results.push(Ok(())),
-                    Err(e) => {
-                        if let Err(undo) =
-                            sqlx::Executor::execute(
-                                &mut *conn,
-                                sqlx::raw_sql("ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w"),
-                            )
-                            .await
-                        {
-                            tracing::error!(error = %undo, "cannot undo a failed job of a group");
-                            let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await;
-                            let _ = conn.detach();
-                            return all_failed(sqlx_err(e));
-                        }
-                        results.push(Err(sqlx_err(e)));
-                    }
+            let mut attempt = 0;
+            'replay: loop {
+                attempt += 1;
+                if let Err(e) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(begin)).await {
+                    return all_failed(sqlx_err(e));
                 }
+                let mut results = Vec::with_capacity(jobs);
+                for step in steps {
+                    let e = match sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(step)).await {
+                        Ok(_) => {
+                            results.push(Ok(()));
+                            continue;
+                        }
+                        Err(e) => sqlx_err(e),
+                    };
+                    if matches!(e, RepoError::Contended(_)) {
+                        if let Err(rollback) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await {
+                            tracing::error!(error = %rollback, "cannot roll back a replayed group");
+                            let _ = conn.detach();
+                            return all_failed(e);
+                        }
+                        if attempt == CONTENDED_ATTEMPTS {
+                            return all_failed(e);
+                        }
+                        tracing::debug!(attempt, "a replayed group lost a deadlock; running it again");
+                        continue 'replay;
+                    }
+                    if let Err(undo) = sqlx::Executor::execute(
+                        &mut *conn,
+                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w"),
+                    )
+                    .await
+                    {
+                        tracing::error!(error = %undo, "cannot undo a failed job of a group");
+                        let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await;
+                        let _ = conn.detach();
+                        return all_failed(e);
+                    }
+                    results.push(Err(e));
+                }
+                if let Err(e) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(commit)).await {
+                    let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await;
+                    return all_failed(sqlx_err(e));
+                }
+                return results;
             }
-            if let Err(e) = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(commit)).await {
-                let _ = sqlx::Executor::execute(&mut *conn, sqlx::raw_sql("ROLLBACK")).await;
-                return all_failed(sqlx_err(e));
-            }
-            results
         }
     };
 }
@@ -545,6 +578,118 @@ mod tests {
         for env in ["WXAUTH_TEST_POSTGRES_URL", "WXAUTH_TEST_MYSQL_URL"] {
             if let Some((pool, admin, name)) = server_database(env).await {
                 sign_ins_of_a_group_are_recorded_by_one_statement_on(&pool).await;
+                drop_database(pool, &admin, &name).await;
+            }
+        }
+    }
+
+    /// Waits until a transaction of the test database waits for a row lock.
+    async fn until_a_transaction_waits(pool: &WritePool) {
+        for _ in 0..50 {
+            let waiting: i64 = match pool {
+                WritePool::Postgres(p) => sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                )
+                .fetch_one(p)
+                .await
+                .unwrap(),
+                WritePool::MySql(p) => sqlx::query_scalar(
+                    "SELECT count(*) FROM information_schema.innodb_trx \
+                     WHERE trx_state = 'LOCK WAIT'",
+                )
+                .fetch_one(p)
+                .await
+                .unwrap(),
+                WritePool::Sqlite(_) => unreachable!("SQLite has one writer"),
+            };
+            if waiting > 0 {
+                return;
+            }
+            // InnoDB refreshes `innodb_trx` only when it was last read over 100 ms ago.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        panic!("the group never waited for the row the other transaction holds");
+    }
+
+    /// Another transaction holds identity 3 while the group, holding identity 1, waits for it;
+    /// then it asks for identity 1. The database breaks the deadlock by aborting the group (on
+    /// PostgreSQL the other transaction waits longer before it checks; on MySQL it has written
+    /// more, and InnoDB aborts the lighter one).
+    async fn a_group_aborted_to_break_a_deadlock_is_committed_again_on(pool: &WritePool) {
+        enum Other {
+            Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+            MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+        }
+        let sign_in = |id: i64| {
+            Write::SignIn(SignIn {
+                identity_id: id,
+                at: time::macros::datetime!(2026-12-02 10:00),
+                session_key: Some("group".to_owned()),
+                unionid: None,
+            })
+        };
+        let other = match pool {
+            WritePool::Postgres(p) => {
+                let mut conn = p.acquire().await.unwrap();
+                let sql = "SET deadlock_timeout = '10s'; BEGIN; \
+                           UPDATE wechat_identities SET unionid = 'other' WHERE id = 3";
+                sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(sql))
+                    .await
+                    .unwrap();
+                Other::Postgres(conn)
+            }
+            WritePool::MySql(p) => {
+                let mut conn = p.acquire().await.unwrap();
+                let weight: Vec<String> = (0..20).map(|i| format!("('other-{i}')")).collect();
+                let sql = format!(
+                    "BEGIN; INSERT INTO audit_log (kind) VALUES {}; \
+                     UPDATE wechat_identities SET unionid = 'other' WHERE id = 3",
+                    weight.join(", ")
+                );
+                sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(&sql))
+                    .await
+                    .unwrap();
+                Other::MySql(conn)
+            }
+            WritePool::Sqlite(_) => unreachable!("SQLite has one writer"),
+        };
+        // One job, so that no replay could hide the abort: it updates 1, then waits for 3.
+        let group = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let jobs = [job(vec![sign_in(1), sign_in(3)]).0];
+                commit_group(&pool, &jobs).await
+            })
+        };
+        until_a_transaction_waits(pool).await;
+        let close = "UPDATE wechat_identities SET unionid = 'other' WHERE id = 1; COMMIT";
+        match other {
+            Other::Postgres(mut conn) => sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(close))
+                .await
+                .map(drop),
+            Other::MySql(mut conn) => sqlx::Executor::execute(&mut *conn, sqlx::raw_sql(close))
+                .await
+                .map(drop),
+        }
+        .expect("the other transaction is not the one aborted");
+        let results = group.await.unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let sql = "SELECT session_key_enc FROM wechat_identities WHERE id IN (1, 3) ORDER BY id";
+        let keys: Vec<String> = match pool {
+            WritePool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+            WritePool::MySql(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+            WritePool::Sqlite(_) => unreachable!("SQLite has one writer"),
+        }
+        .unwrap();
+        assert_eq!(keys, ["group", "group"]);
+    }
+
+    #[tokio::test]
+    async fn a_group_aborted_to_break_a_deadlock_is_committed_again() {
+        for env in ["WXAUTH_TEST_POSTGRES_URL", "WXAUTH_TEST_MYSQL_URL"] {
+            if let Some((pool, admin, name)) = server_database(env).await {
+                a_group_aborted_to_break_a_deadlock_is_committed_again_on(&pool).await;
                 drop_database(pool, &admin, &name).await;
             }
         }
