@@ -381,7 +381,7 @@ class Topology:
     def __init__(self, args):
         self.args = args
         self.ports = Ports(args.base_port)
-        self.bin_dir = Path(args.bin_dir)
+        self.bin_dir = Path(args.bin_dir).resolve()
         self.pg_version = sorted(os.listdir("/etc/postgresql"), key=int)[-1]
         self.pg_bin = Path(f"/usr/lib/postgresql/{self.pg_version}/bin")
         tag = f"wxtopo{self.ports.base}"
