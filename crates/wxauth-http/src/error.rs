@@ -233,7 +233,7 @@ impl From<CoreError> for ApiError {
             CoreError::NoDefaultApp => {
                 "name the app: this service has no default app for this request".to_owned()
             }
-            CoreError::Storage(e) if e.is_unavailable() => {
+            CoreError::Storage(e) if e.is_transient() => {
                 "the database is unavailable right now: retry in a few seconds".to_owned()
             }
             CoreError::Storage(_) | CoreError::Signing(_) => {
@@ -287,7 +287,7 @@ impl From<CoreError> for ApiError {
         api.retry_after = match &e {
             CoreError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             CoreError::Upstream(UpstreamError::RateLimited) => Some(60),
-            CoreError::Storage(e) if e.is_unavailable() => Some(1),
+            CoreError::Storage(e) if e.is_transient() => Some(1),
             CoreError::LimiterUnavailable => Some(1),
             _ => None,
         };
@@ -312,3 +312,28 @@ fn upstream_message(e: &UpstreamError) -> &'static str {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use wxauth_core::{Cause, RepoError};
+
+    use super::*;
+
+    #[test]
+    fn every_database_error_worth_retrying_is_a_503_with_retry_after() {
+        let causes = [
+            RepoError::Unavailable(Cause::msg("connection reset")),
+            RepoError::TimedOut(Cause::msg("lock timeout")),
+            RepoError::Contended(Cause::msg("deadlock detected")),
+        ];
+        for cause in causes {
+            let api = ApiError::from(CoreError::Storage(cause));
+            assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(api.name, "DATABASE_UNAVAILABLE");
+            assert_eq!(api.retry_after, Some(1));
+        }
+        let bug = ApiError::from(CoreError::Storage(RepoError::other("no such column")));
+        assert_eq!(bug.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(bug.retry_after, None);
+    }
+}

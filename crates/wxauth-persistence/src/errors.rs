@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlErr, sqlx};
 use wxauth_core::{Cause, RepoError};
 
 /// When this process last saw a connection fail, as time since [`epoch`] in microseconds
@@ -58,7 +58,7 @@ pub(crate) fn db_err(e: DbErr) -> RepoError {
         }
         _ => false,
     };
-    let timed_out = matches!(&e, DbErr::ConnectionAcquire(_)) || timed_out_db(&e);
+    let timed_out = timed_out_db(&e);
     let contended = match &e {
         DbErr::Query(RuntimeErr::SqlxError(inner)) | DbErr::Exec(RuntimeErr::SqlxError(inner)) => {
             contended(inner)
@@ -175,6 +175,8 @@ pub(crate) fn connection_lost_db(e: &DbErr) -> bool {
 /// [`timed_out`] for a sea-orm error: a wait that used up its time already.
 pub(crate) fn timed_out_db(e: &DbErr) -> bool {
     match e {
+        // sea-orm's name for sqlx's PoolTimedOut.
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
         DbErr::Query(RuntimeErr::SqlxError(inner))
         | DbErr::Exec(RuntimeErr::SqlxError(inner))
         | DbErr::Conn(RuntimeErr::SqlxError(inner)) => timed_out(inner),
@@ -198,6 +200,10 @@ mod tests {
         assert!(matches!(db_err(e), RepoError::Unavailable(_)));
         let e = DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::PoolTimedOut));
         assert!(matches!(db_err(e), RepoError::TimedOut(_)));
+        let e = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        assert!(matches!(db_err(e), RepoError::TimedOut(_)));
+        let e = DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed);
+        assert!(matches!(db_err(e), RepoError::Unavailable(_)));
         let e = DbErr::Query(RuntimeErr::Internal("syntax error".into()));
         assert!(matches!(db_err(e), RepoError::Other(_)));
         let e = DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::RowNotFound));
