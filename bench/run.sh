@@ -17,7 +17,7 @@ for target in ${targets[@]}; do
       url="${WXAUTH_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}"
       if ! pg_isready -h 127.0.0.1 -q 2>/dev/null; then echo "PostgreSQL is not running; skipped"; continue; fi
       psql "$url/postgres" -qc "DROP DATABASE IF EXISTS wxauth_bench" -qc "CREATE DATABASE wxauth_bench"
-      ./target/release/wxauth-bench --database "$url/wxauth_bench" --json bench/results/postgres.json
+      ./target/release/wxauth-bench --database "$url/wxauth_bench?sslmode=disable" --json bench/results/postgres.json
       psql "$url/postgres" -qc "DROP DATABASE IF EXISTS wxauth_bench" ;;
     mysql)
       if ! mariadb-admin -h 127.0.0.1 -u root ping --silent >/dev/null 2>&1; then echo "MariaDB is not running; skipped"; continue; fi

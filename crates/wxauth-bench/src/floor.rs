@@ -21,8 +21,11 @@ INSERT INTO audit_log (at, kind, success, app_key, user_public_id, ip, request_i
 COMMIT;
 ";
 
+// The lookup's openid is a pgbench variable: a volatile `random()` in the WHERE clause would be
+// evaluated per row, a sequential scan wxauth never makes.
 const NEW_USER: &str = r"
-SELECT i.id FROM wechat_identities i JOIN users u ON u.id = i.user_id WHERE i.app_id = :app AND i.openid = md5(random()::text);
+\set n random(1, 1000000000)
+SELECT i.id FROM wechat_identities i JOIN users u ON u.id = i.user_id WHERE i.app_id = :app AND i.openid = 'oBENCHFLOOR' || :n;
 BEGIN;
 INSERT INTO users (public_id, status, created_at, updated_at) VALUES (gen_random_uuid()::text, 'active', now(), now()) RETURNING id AS uid \gset
 INSERT INTO wechat_identities (user_id, app_id, openid, session_key_enc, created_at, updated_at, last_login_at) VALUES (:uid, :app, md5(random()::text || clock_timestamp()::text), md5(random()::text), now(), now(), now());
@@ -92,6 +95,21 @@ pub fn pgbench(
         })
         .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
     Ok(Floor { per_second })
+}
+
+/// Updates the planner's statistics of every table of the database at `url`.
+pub fn analyze(url: &str) -> anyhow::Result<()> {
+    let output = Command::new("psql")
+        .args(["-XAtq", "-c", "ANALYZE", url])
+        .output()
+        .context("cannot run psql")?;
+    if !output.status.success() {
+        bail!(
+            "ANALYZE failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
 }
 
 /// The bench app's id, the returning users' count and the highest user id.
