@@ -271,7 +271,7 @@ impl ConnectionTrait for Tx {
 pub(crate) struct ReadPath {
     pub primary: Pool,
     pub replica: Option<Pool>,
-    /// Accounts by public id, read many requests at a time (PostgreSQL and MySQL).
+    /// Accounts by public id, read many requests at a time.
     pub accounts: Option<Arc<AccountBatcher>>,
     /// Identities with their users by app and openid (a returning sign-in's read), likewise.
     pub identities: Option<Arc<IdentityBatcher>>,
@@ -283,6 +283,16 @@ pub(crate) type AccountBatcher = ReadBatcher<String, AccountRows>;
 /// An identity row with its user row.
 pub(crate) type IdentityRows = (wechat_identities::Model, users::Model);
 pub(crate) type IdentityBatcher = ReadBatcher<(i64, String), IdentityRows>;
+
+/// `keys`, the last repeated up to the next power of two: a batch's `IN (…)` list then has one
+/// of seven lengths, so each connection prepares (and caches) seven texts of a batched read
+/// instead of one per batch size. A repeated key changes nothing `IN` matches.
+fn padded<T: Clone>(mut keys: Vec<T>) -> Vec<T> {
+    if let Some(last) = keys.last().cloned() {
+        keys.resize(keys.len().next_power_of_two(), last);
+    }
+    keys
+}
 
 /// Lanes of each batched read: enough to keep a few statements in flight, few enough that each
 /// carries many requests under load.
@@ -331,7 +341,7 @@ impl ReadPath {
             cond = cond.add(
                 Condition::all()
                     .add(wechat_identities::Column::AppId.eq(app))
-                    .add(wechat_identities::Column::Openid.is_in(openids)),
+                    .add(wechat_identities::Column::Openid.is_in(padded(openids))),
             );
         }
         let rows = wechat_identities::Entity::find()
@@ -356,7 +366,7 @@ impl ReadPath {
     ) -> Result<HashMap<String, AccountRows>, RepoError> {
         let select = |ids: Vec<String>| {
             users::Entity::find()
-                .filter(users::Column::PublicId.is_in(ids))
+                .filter(users::Column::PublicId.is_in(padded(ids)))
                 .find_with_related(wechat_identities::Entity)
         };
         let mut found: HashMap<String, AccountRows> = select(ids.clone())
@@ -444,5 +454,19 @@ impl Pool {
 
     async fn clone_query_all(self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.query_all(stmt).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded;
+
+    #[test]
+    fn a_batch_is_padded_to_a_power_of_two_with_its_last_key() {
+        assert_eq!(padded(vec!["a"]), vec!["a"]);
+        assert_eq!(padded(vec!["a", "b", "c"]), vec!["a", "b", "c", "c"]);
+        assert_eq!(padded((0..33).collect::<Vec<_>>()).len(), 64);
+        assert_eq!(padded((0..64).collect::<Vec<_>>()).len(), 64);
+        assert!(padded(Vec::<u8>::new()).is_empty());
     }
 }

@@ -177,11 +177,13 @@ impl Database {
                 let admin = SqlxSqliteConnector::from_sqlx_sqlite_pool(write.clone());
                 Ok(Self {
                     write: Pool::SeaOrm(admin.clone()),
-                    // SQLite reads in this process: nothing to batch.
+                    // Each statement is a hand-off to the connection's own thread and back
+                    // (sqlx runs SQLite there): batched, concurrent reads share one.
                     read: ReadPath::new(
                         Pool::SeaOrm(SqlxSqliteConnector::from_sqlx_sqlite_pool(read.clone())),
                         None,
-                    ),
+                    )
+                    .batching(),
                     write_queue: queue,
                     probe_timeout: probe_timeout(config),
                     lock_timeout: config.lock_timeout,

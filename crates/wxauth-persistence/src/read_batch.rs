@@ -2,7 +2,8 @@
 //!
 //! An authenticated `GET /api/v1/me` reads one account. On PostgreSQL and MySQL each such read
 //! alone costs a round trip, a wake-up of a database backend and the driver's work per
-//! statement; at thousands a second that is most of the CPU. Requests instead queue their key;
+//! statement; on SQLite, a hand-off to the connection's thread and back. At thousands a second
+//! that is most of the CPU. Requests instead queue their key;
 //! a few lanes each take everything waiting and fetch it with one `… WHERE key IN (…)`. A lone
 //! request waits for nobody: its lane takes it at once, as a batch of one.
 
