@@ -55,6 +55,11 @@ struct Args {
     /// Authenticated GETs of /api/v1/me.
     #[arg(long, default_value_t = 200_000)]
     gets: usize,
+    /// Seconds of returning logins at half the rate measured above, sent on a fixed schedule
+    /// (0 skips it): what a stall costs shows as the maximum latency and the requests over
+    /// 100 ms.
+    #[arg(long, default_value_t = 0)]
+    steady_seconds: u64,
     /// Where to write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -80,6 +85,11 @@ impl Run {
 
     fn ms(&self, q: f64) -> f64 {
         self.latency_us.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// Requests that took longer than `ms` milliseconds.
+    fn over_ms(&self, ms: u64) -> u64 {
+        self.latency_us.len() - self.latency_us.count_between(0, ms * 1000)
     }
 }
 
@@ -136,6 +146,101 @@ async fn load(
         latency_us,
         database: None,
     })
+}
+
+/// A request made when it is about to be sent (its WeChat code would expire if made minutes
+/// before), by its number.
+type MakeRequest = Arc<dyn Fn(usize) -> anyhow::Result<Vec<u8>> + Send + Sync>;
+
+/// Sends `count` requests on a fixed schedule, `rate` a second, over `connections` keep-alive
+/// connections. Each latency counts from the moment its request was due, not from when a
+/// connection came free to send it, so a stall is counted for every request it delayed.
+async fn load_at_rate(
+    addr: &str,
+    name: &'static str,
+    make: MakeRequest,
+    count: usize,
+    connections: usize,
+    rate: f64,
+) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = tokio::time::Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (make, next, errors, addr) =
+            (make.clone(), next.clone(), errors.clone(), addr.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Connection::open(&addr).await?;
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    break;
+                }
+                let due = started + interval.mul_f64(i as f64);
+                tokio::time::sleep_until(due).await;
+                let request = make(i)?;
+                let res = conn.send(&request).await?;
+                hist.record(due.elapsed().as_micros().max(1) as u64)?;
+                if res.status != 200 && errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                    eprintln!(
+                        "{name}: HTTP {}: {}",
+                        res.status,
+                        String::from_utf8_lossy(&res.body)
+                    );
+                }
+            }
+            anyhow::Ok(hist)
+        }));
+    }
+    let mut latency_us = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    for task in tasks {
+        latency_us.add(task.await??)?;
+    }
+    Ok(Run {
+        name,
+        requests: count,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latency_us,
+        database: None,
+    })
+}
+
+/// Logins of the first `users` returning users (signed in once already), `count` in all,
+/// cycling through them, each with a fresh code.
+fn returning_logins(
+    state: &SimState,
+    host: &str,
+    users: usize,
+    count: usize,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let per_user = count.div_ceil(users);
+    let mut codes = Vec::with_capacity(users);
+    for i in 0..users {
+        let openid = format!("oBENCHRET{i:08}");
+        codes.push(
+            state
+                .login_codes(APPID, &openid, per_user)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
+    let mut requests = Vec::with_capacity(count);
+    'fill: for round in 0..per_user {
+        for user_codes in &codes {
+            if requests.len() == count {
+                break 'fill;
+            }
+            requests.push(post_json(
+                host,
+                "/api/v1/miniprogram/login",
+                &login_body(&user_codes[round]),
+            ));
+        }
+    }
+    Ok(requests)
 }
 
 /// [`load`] against the server, with its database traffic during the run.
@@ -380,29 +485,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Returning users: logins cycling through those signed in above.
-    let per_user = args.returning.div_ceil(users);
-    let mut codes = Vec::with_capacity(users);
-    for i in 0..users {
-        let openid = format!("oBENCHRET{i:08}");
-        codes.push(
-            state
-                .login_codes(APPID, &openid, per_user)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
-    }
-    let mut requests = Vec::with_capacity(args.returning);
-    'fill: for round in 0..per_user {
-        for user_codes in &codes {
-            if requests.len() == args.returning {
-                break 'fill;
-            }
-            requests.push(post_json(
-                &host,
-                "/api/v1/miniprogram/login",
-                &login_body(&user_codes[round]),
-            ));
-        }
-    }
+    let requests = returning_logins(&state, &host, users, args.returning)?;
     runs.push(
         load_server(
             &host,
@@ -431,6 +514,32 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?,
     );
+
+    // A steady rate, half the maximum measured above.
+    let steady = if args.steady_seconds > 0 {
+        let rate = runs
+            .iter()
+            .find(|r| r.name == "returning logins")
+            .map_or(1.0, |r| r.rate() / 2.0);
+        let count = (rate * args.steady_seconds as f64) as usize;
+        let (state, login_host) = (state.clone(), host.clone());
+        let make: MakeRequest = Arc::new(move |i| {
+            let openid = format!("oBENCHRET{:08}", i % users);
+            let code = state
+                .login_codes(APPID, &openid, 1)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .remove(0);
+            Ok(post_json(
+                &login_host,
+                "/api/v1/miniprogram/login",
+                &login_body(&code),
+            ))
+        });
+        let name = "steady returning logins";
+        Some(load_at_rate(&host, name, make, count, args.connections, rate).await?)
+    } else {
+        None
+    };
 
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
@@ -470,9 +579,12 @@ async fn main() -> anyhow::Result<()> {
         &args,
         &runs,
         &floors,
-        idle_kb,
-        peak_kb,
-        idle_after_kb,
+        steady.as_ref(),
+        &Memory {
+            idle_kb,
+            peak_kb,
+            after_kb: idle_after_kb,
+        },
     );
     if let Some(path) = &args.json {
         let results: Vec<_> = runs
@@ -495,8 +607,15 @@ async fn main() -> anyhow::Result<()> {
                 })
             })
             .collect();
+        let steady = steady.as_ref().map(|r| {
+            serde_json::json!({
+                "seconds": args.steady_seconds, "requests": r.requests, "errors": r.errors,
+                "per_second": r.rate().round(), "p99_ms": r.ms(0.99), "max_ms": r.ms(1.0),
+                "over_100_ms": r.over_ms(100),
+            })
+        });
         let doc = serde_json::json!({
-            "database": backend, "connections": args.connections, "runs": results,
+            "database": backend, "connections": args.connections, "runs": results, "steady": steady,
             "memory_mb": { "idle": idle_kb as f64 / 1024.0, "peak": peak_kb as f64 / 1024.0 },
         });
         std::fs::write(path, serde_json::to_vec_pretty(&doc)?)?;
@@ -506,7 +625,7 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var_os("WXAUTH_BENCH_LOG").is_some() {
         std::fs::copy(dir.path().join("server.log"), "bench/results/server.log")?;
     }
-    let failed: u64 = runs.iter().map(|r| r.errors).sum();
+    let failed: u64 = runs.iter().chain(&steady).map(|r| r.errors).sum();
     if failed > 0 {
         bail!("{failed} requests failed");
     }
@@ -536,15 +655,26 @@ impl Floors {
     }
 }
 
+/// The server's resident set: once ready, at its highest under load, and after the load.
+struct Memory {
+    idle_kb: u64,
+    peak_kb: u64,
+    after_kb: u64,
+}
+
 fn print_summary(
     backend: &str,
     args: &Args,
     runs: &[Run],
     floors: &[Floors],
-    idle_kb: u64,
-    peak_kb: u64,
-    idle_after_kb: u64,
+    steady: Option<&Run>,
+    memory: &Memory,
 ) {
+    let Memory {
+        idle_kb,
+        peak_kb,
+        after_kb: idle_after_kb,
+    } = *memory;
     use std::io::Write;
     let mut o = std::io::stdout().lock();
     let cpus = std::thread::available_parallelism()
@@ -612,6 +742,20 @@ fn print_summary(
             }
         }
     }
+    if let Some(r) = steady {
+        let _ = writeln!(
+            o,
+            "\nsteady rate: {} returning logins at {:.0}/s (half the maximum) over {} s, each timed \
+             from when it was due: p99 {:.2} ms, max {:.2} ms, {} over 100 ms, {} errors",
+            r.requests,
+            r.rate(),
+            args.steady_seconds,
+            r.ms(0.99),
+            r.ms(1.0),
+            r.over_ms(100),
+            r.errors
+        );
+    }
     let mb = |kb: u64| kb as f64 / 1024.0;
     let _ = writeln!(
         o,
@@ -655,6 +799,12 @@ fn print_summary(
         if let Some(fraction) = f.fraction(r.rate()).filter(|_| f.db.is_some()) {
             checks.push((format!("{} >= 60 % of the floor", r.name), fraction >= 0.6));
         }
+    }
+    if let Some(r) = steady {
+        checks.push((
+            "steady rate: no request over 100 ms".to_owned(),
+            r.over_ms(100) == 0,
+        ));
     }
     checks.push(("idle memory <= 20 MB".to_owned(), mb(idle_kb) <= 20.0));
     checks.push(("memory under load <= 64 MB".to_owned(), mb(peak_kb) <= 64.0));
