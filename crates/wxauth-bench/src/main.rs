@@ -12,6 +12,7 @@ mod floor;
 mod http1;
 mod traffic;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -93,6 +94,32 @@ impl Run {
     }
 }
 
+/// Where a run's requests come from.
+enum Requests {
+    /// Made before the run.
+    Ready(Vec<Vec<u8>>),
+    /// Made by number just before each is sent: a WeChat code made minutes before would expire.
+    Made { count: usize, make: MakeRequest },
+}
+
+type MakeRequest = Box<dyn Fn(usize) -> anyhow::Result<Vec<u8>> + Send + Sync>;
+
+impl Requests {
+    fn len(&self) -> usize {
+        match self {
+            Self::Ready(requests) => requests.len(),
+            Self::Made { count, .. } => *count,
+        }
+    }
+
+    fn get(&self, i: usize) -> anyhow::Result<Cow<'_, [u8]>> {
+        match self {
+            Self::Ready(requests) => Ok(Cow::Borrowed(&requests[i])),
+            Self::Made { make, .. } => make(i).map(Cow::Owned),
+        }
+    }
+}
+
 /// Fires all requests over `connections` keep-alive connections, as fast as they complete.
 async fn load(
     addr: &str,
@@ -100,10 +127,24 @@ async fn load(
     requests: Vec<Vec<u8>>,
     connections: usize,
 ) -> anyhow::Result<Run> {
+    drive(addr, name, Requests::Ready(requests), connections, None).await
+}
+
+/// Sends `requests` over `connections` keep-alive connections: each as soon as a connection is
+/// free or, with an `interval`, on a fixed schedule, one every `interval`. On a schedule each
+/// latency counts from the moment its request was due, not from when a connection came free to
+/// send it, so a stall is counted for every request it delayed.
+async fn drive(
+    addr: &str,
+    name: &'static str,
+    requests: Requests,
+    connections: usize,
+    interval: Option<Duration>,
+) -> anyhow::Result<Run> {
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let (requests, next, errors, addr) = (
@@ -114,76 +155,22 @@ async fn load(
         );
         tasks.push(tokio::spawn(async move {
             let mut conn = Connection::open(&addr).await?;
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(request) = requests.get(i) else {
-                    break;
-                };
-                let t0 = Instant::now();
-                let res = conn.send(request).await?;
-                hist.record(t0.elapsed().as_micros().max(1) as u64)?;
-                if res.status != 200 && errors.fetch_add(1, Ordering::Relaxed) < 3 {
-                    eprintln!(
-                        "{name}: HTTP {}: {}",
-                        res.status,
-                        String::from_utf8_lossy(&res.body)
-                    );
-                }
-            }
-            anyhow::Ok(hist)
-        }));
-    }
-    let mut latency_us = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for task in tasks {
-        latency_us.add(task.await??)?;
-    }
-    Ok(Run {
-        name,
-        requests: requests.len(),
-        errors: errors.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
-        latency_us,
-        database: None,
-    })
-}
-
-/// A request made when it is about to be sent (its WeChat code would expire if made minutes
-/// before), by its number.
-type MakeRequest = Arc<dyn Fn(usize) -> anyhow::Result<Vec<u8>> + Send + Sync>;
-
-/// Sends `count` requests on a fixed schedule, `rate` a second, over `connections` keep-alive
-/// connections. Each latency counts from the moment its request was due, not from when a
-/// connection came free to send it, so a stall is counted for every request it delayed.
-async fn load_at_rate(
-    addr: &str,
-    name: &'static str,
-    make: MakeRequest,
-    count: usize,
-    connections: usize,
-    rate: f64,
-) -> anyhow::Result<Run> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let started = tokio::time::Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (make, next, errors, addr) =
-            (make.clone(), next.clone(), errors.clone(), addr.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Connection::open(&addr).await?;
             let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
+                if i >= requests.len() {
                     break;
                 }
-                let due = started + interval.mul_f64(i as f64);
-                tokio::time::sleep_until(due).await;
-                let request = make(i)?;
-                let res = conn.send(&request).await?;
-                hist.record(due.elapsed().as_micros().max(1) as u64)?;
+                let t0 = match interval {
+                    Some(interval) => {
+                        let due = started + interval.mul_f64(i as f64);
+                        tokio::time::sleep_until(due).await;
+                        due
+                    }
+                    None => tokio::time::Instant::now(),
+                };
+                let res = conn.send(&requests.get(i)?).await?;
+                hist.record(t0.elapsed().as_micros().max(1) as u64)?;
                 if res.status != 200 && errors.fetch_add(1, Ordering::Relaxed) < 3 {
                     eprintln!(
                         "{name}: HTTP {}: {}",
@@ -201,7 +188,7 @@ async fn load_at_rate(
     }
     Ok(Run {
         name,
-        requests: count,
+        requests: requests.len(),
         errors: errors.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         latency_us,
@@ -523,7 +510,7 @@ async fn main() -> anyhow::Result<()> {
             .map_or(1.0, |r| r.rate() / 2.0);
         let count = (rate * args.steady_seconds as f64) as usize;
         let (state, login_host) = (state.clone(), host.clone());
-        let make: MakeRequest = Arc::new(move |i| {
+        let make: MakeRequest = Box::new(move |i| {
             let openid = format!("oBENCHRET{:08}", i % users);
             let code = state
                 .login_codes(APPID, &openid, 1)
@@ -535,8 +522,10 @@ async fn main() -> anyhow::Result<()> {
                 &login_body(&code),
             ))
         });
+        let requests = Requests::Made { count, make };
+        let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
         let name = "steady returning logins";
-        Some(load_at_rate(&host, name, make, count, args.connections, rate).await?)
+        Some(drive(&host, name, requests, args.connections, Some(interval)).await?)
     } else {
         None
     };
