@@ -118,6 +118,17 @@ pub struct SimApp {
     pub encoding_aes_key: Option<String>,
     #[serde(default)]
     pub event_mode: EventMode,
+    /// The pages of a Mini Program's published version (its `app.json` `pages`), which
+    /// `getwxacodeunlimit` with `check_path: true` insists on. Other kinds ignore them.
+    #[serde(default = "default_pages")]
+    pub pages: Vec<String>,
+}
+
+/// The pages a simulated Mini Program has published unless it says otherwise.
+const DEFAULT_PAGES: [&str; 2] = ["pages/index/index", "pages/login/index"];
+
+fn default_pages() -> Vec<String> {
+    DEFAULT_PAGES.map(str::to_owned).into()
 }
 
 // Hand-written so that the secret, the push token and the AES key never reach a log line.
@@ -137,6 +148,7 @@ impl fmt::Debug for SimApp {
                 &self.encoding_aes_key.as_ref().map(|_| "<redacted>"),
             )
             .field("event_mode", &self.event_mode)
+            .field("pages", &self.pages)
             .finish()
     }
 }
@@ -151,6 +163,7 @@ impl SimApp {
             event_token: None,
             encoding_aes_key: None,
             event_mode: EventMode::Plain,
+            pages: default_pages(),
         }
     }
 
@@ -182,6 +195,18 @@ impl SimApp {
         self
     }
 
+    /// Replaces the Mini Program's published pages (by default `pages/index/index` and
+    /// `pages/login/index`).
+    #[must_use]
+    pub fn with_pages<I, S>(mut self, pages: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.pages = pages.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The account's original id (`gh_…`), used as `ToUserName` in pushed events.
     ///
     /// The brief's `SimApp` has no such field, so it is derived from the appid: stable across
@@ -201,6 +226,14 @@ impl SimApp {
         }
         if self.secret.is_empty() || has_space_or_control(&self.secret) {
             return Err(SimError::invalid("secret must be non-empty without spaces"));
+        }
+        for page in &self.pages {
+            if page.is_empty() || crate::mini_code::check_page(page).is_err() {
+                return Err(SimError::invalid(format!(
+                    "pages: {page:?} is not a page path like pages/index/index \
+                     (no leading /, spaces or ?)"
+                )));
+            }
         }
         if let Some(event_url) = &self.event_url {
             let parsed = url::Url::parse(event_url)
@@ -258,6 +291,24 @@ mod tests {
         let mut app = SimApp::official_account("wx1", "s").with_event_url("http://x/", "t");
         app.event_mode = EventMode::Safe;
         assert!(app.validate().is_err());
+    }
+
+    #[test]
+    fn pages_default_to_home_and_login_and_must_be_page_paths() {
+        let app = SimApp::mini_program("wx1", "s");
+        assert_eq!(app.pages, ["pages/index/index", "pages/login/index"]);
+        assert!(app.validate().is_ok());
+        let parsed: SimApp =
+            serde_json::from_str(r#"{"appid": "wx1", "secret": "s", "kind": "mini_program"}"#)
+                .unwrap();
+        assert_eq!(parsed, app);
+        for bad in ["", "/pages/index/index", "pages/a?x=1", "pages/a b"] {
+            let app = SimApp::mini_program("wx1", "s").with_pages([bad]);
+            assert!(app.validate().is_err(), "{bad:?}");
+        }
+        let custom = SimApp::mini_program("wx1", "s").with_pages(["pages/scan/index"]);
+        assert_eq!(custom.pages, ["pages/scan/index"]);
+        assert!(custom.validate().is_ok());
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //!
 //! ```json
 //! {
-//!   "apps": [{"appid": "wx1", "secret": "s1", "kind": "mini_program"}],
+//!   "apps": [{"appid": "wx1", "secret": "s1", "kind": "mini_program",
+//!             "pages": ["pages/index/index", "pages/login/index"]}],
 //!   "users": [{"appid": "wx1", "openid": "oUSER", "phone": "+8613800138000"}]
 //! }
 //! ```
+//!
+//! A Mini Program's `pages` (its published pages, checked by `getwxacodeunlimit`) default to
+//! `pages/index/index` and `pages/login/index`.
 
 use std::path::Path;
 
@@ -42,5 +46,26 @@ impl SimFile {
             })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mini_program_pages_are_read_or_defaulted() {
+        let file: SimFile = serde_json::from_str(
+            r#"{"apps": [
+                {"appid": "wx1", "secret": "s1", "kind": "mini_program", "pages": ["pages/scan/index"]},
+                {"appid": "wx2", "secret": "s2", "kind": "mini_program"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(file.apps[0].pages, ["pages/scan/index"]);
+        assert_eq!(
+            file.apps[1].pages,
+            ["pages/index/index", "pages/login/index"]
+        );
     }
 }

@@ -15,6 +15,7 @@ impl WxErr {
     pub(crate) const INVALID_ACTION_INFO: Self = Self(40053);
     pub(crate) const INVALID_ARGS: Self = Self(40097);
     pub(crate) const INVALID_APPSECRET: Self = Self(40125);
+    pub(crate) const INVALID_SCENE: Self = Self(40129);
     pub(crate) const CODE_USED: Self = Self(40163);
     pub(crate) const HIGH_RISK_USER: Self = Self(40226);
     pub(crate) const ACCESS_TOKEN_MISSING: Self = Self(41001);
@@ -47,6 +48,7 @@ impl WxErr {
             40053 => "invalid action info",
             40097 => "invalid args",
             40125 => "invalid appsecret",
+            40129 => "invalid scene",
             40163 => "code been used",
             40164 => "invalid ip, not in whitelist",
             40226 => "high risk user",

@@ -16,6 +16,9 @@ struct AppView {
     original_id: String,
     event_url: Option<String>,
     event_mode: EventMode,
+    /// Published pages, for Mini Programs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<Vec<String>>,
 }
 
 impl From<&SimApp> for AppView {
@@ -26,6 +29,7 @@ impl From<&SimApp> for AppView {
             original_id: app.original_id(),
             event_url: app.event_url.clone(),
             event_mode: app.event_mode,
+            pages: (app.kind == SimAppKind::MiniProgram).then(|| app.pages.clone()),
         }
     }
 }

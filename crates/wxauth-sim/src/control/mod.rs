@@ -7,6 +7,7 @@ mod codes;
 mod error;
 mod events;
 mod faults;
+mod wxacode;
 
 use actix_web::error::InternalError;
 use actix_web::{HttpResponse, Resource, web};
@@ -33,6 +34,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/oauth-codes").route(web::post().to(codes::oauth_code)))
             .service(resource("/oauth/consent").route(web::post().to(codes::consent)))
             .service(resource("/scan").route(web::post().to(events::scan)))
+            .service(resource("/wxacode-scan").route(web::post().to(wxacode::scan)))
             .service(resource("/events").route(web::post().to(events::push)))
             .service(resource("/events/verify-url").route(web::post().to(events::verify_url)))
             .service(

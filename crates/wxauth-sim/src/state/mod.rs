@@ -10,6 +10,7 @@ mod codes;
 mod events;
 mod session;
 mod tokens;
+mod wxacode;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -23,6 +24,7 @@ use crate::stats::{CallCounters, SimStats};
 use crate::store::Inner;
 
 pub use crate::store::oauth::OAuthConsent;
+pub use wxacode::WxaCodeScan;
 
 /// A poisoned lock only means another request panicked mid-update; the maps stay usable and a
 /// simulator is better off answering than cascading the panic.

@@ -186,3 +186,133 @@ async fn getwxacodeunlimit_answers_a_png_or_a_json_error() {
     );
     assert_eq!(errcode(&parse(&too_long.text().await.unwrap())), 40097);
 }
+
+#[tokio::test]
+async fn getwxacodeunlimit_refuses_odd_scenes_and_unpublished_pages() {
+    let sim = TestSim::spawn().await;
+    let token = sim.token(MP).await;
+    let cases = [
+        (json!({"scene": "登录"}), 40129),
+        (
+            json!({"scene": "abc", "page": "pages/unreleased/index"}),
+            41030,
+        ),
+        (
+            json!({"scene": "abc", "page": "pages/login/index?x=1", "check_path": false}),
+            41030,
+        ),
+        (
+            json!({"scene": "abc", "page": "pages/unreleased/index", "check_path": false}),
+            0,
+        ),
+    ];
+    for (body, expected) in cases {
+        let response = sim
+            .post_raw(
+                "/wxa/getwxacodeunlimit",
+                &[("access_token", &token)],
+                body.to_string(),
+            )
+            .await;
+        let is_png = response.headers()["content-type"] == "image/png";
+        let bytes = response.bytes().await.unwrap();
+        if expected == 0 {
+            assert!(is_png, "{body}");
+        } else {
+            assert!(!is_png, "{body}");
+            let reply: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(errcode(&reply), expected, "{body}: {reply}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn scanning_a_served_mini_program_code_gives_a_login_code_of_the_scanner() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    let sim = TestSim::spawn().await;
+    let user = sim.mp_user();
+    let token = sim.token(MP).await;
+    let image = sim
+        .post_raw(
+            "/wxa/getwxacodeunlimit",
+            &[("access_token", &token)],
+            json!({"scene": "login_abc", "page": "pages/login/index", "env_version": "trial"})
+                .to_string(),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let (status, scan) = sim
+        .control(
+            "POST",
+            "/__sim/wxacode-scan",
+            Some(json!({"openid": user.openid, "image": STANDARD.encode(&image)})),
+        )
+        .await;
+    assert_eq!(status, 200, "{scan}");
+    assert_eq!(scan["appid"], MP);
+    assert_eq!(scan["page"], "pages/login/index");
+    assert_eq!(scan["scene"], "login_abc");
+    assert_eq!(scan["env_version"], "trial");
+    assert_eq!(scan["expires_in"], 300);
+    let session = sim.jscode2session(scan["code"].as_str().unwrap()).await;
+    assert_eq!(session["openid"], user.openid.as_str(), "{session}");
+
+    let (status, scan) = sim
+        .control(
+            "POST",
+            "/__sim/wxacode-scan",
+            Some(json!({"openid": user.openid, "appid": MP, "scene": "login_def"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{scan}");
+    assert_eq!(scan["scene"], "login_def");
+    assert_eq!(scan["page"], "");
+    assert!(scan["code"].is_string());
+}
+
+#[tokio::test]
+async fn wxacode_scan_refusals_are_control_errors() {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    let sim = TestSim::spawn().await;
+    let user = sim.mp_user();
+    let not_png = STANDARD.encode(b"GIF89a, not a PNG");
+    let cases = [
+        (json!({"openid": user.openid}), 400),
+        (
+            json!({"openid": user.openid, "image": not_png, "appid": MP, "scene": "abc"}),
+            400,
+        ),
+        (json!({"openid": user.openid, "image": not_png}), 400),
+        (json!({"openid": user.openid, "image": "***"}), 400),
+        (json!({"openid": user.openid, "scene": "abc"}), 400),
+        (
+            json!({"openid": user.openid, "appid": MP, "scene": "a b"}),
+            400,
+        ),
+        (
+            json!({"openid": user.openid, "appid": MP, "scene": "abc", "typo": 1}),
+            400,
+        ),
+        (
+            json!({"openid": user.openid, "appid": "wxnope", "scene": "abc"}),
+            404,
+        ),
+        (
+            json!({"openid": "onobody", "appid": MP, "scene": "abc"}),
+            404,
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, reply) = sim
+            .control("POST", "/__sim/wxacode-scan", Some(body.clone()))
+            .await;
+        assert_eq!(status, expected, "{body}: {reply}");
+        assert!(reply["error"].is_string(), "{body}: {reply}");
+    }
+}
