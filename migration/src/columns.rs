@@ -79,3 +79,14 @@ pub fn boolean(name: impl IntoIden) -> ColumnDef {
     col.boolean().not_null();
     col
 }
+
+/// Bytes up to 16 MiB: MySQL's plain `blob` stops at 64 KiB, too little for an image.
+pub fn bytes(backend: DatabaseBackend, name: impl IntoIden) -> ColumnDef {
+    let mut col = ColumnDef::new(name);
+    match backend {
+        DatabaseBackend::MySql => col.custom(Alias::new("mediumblob")),
+        _ => col.blob(),
+    };
+    col.not_null();
+    col
+}

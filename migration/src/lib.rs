@@ -14,6 +14,7 @@ mod m20261123_000002_miniprogram;
 mod m20261123_000003_official;
 mod m20261123_000004_admin;
 mod m20261202_000005_identities_per_app;
+mod m20261203_000006_mini_program_qr_logins;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_official::Migration),
             Box::new(m20261123_000004_admin::Migration),
             Box::new(m20261202_000005_identities_per_app::Migration),
+            Box::new(m20261203_000006_mini_program_qr_logins::Migration),
         ]
     }
 }

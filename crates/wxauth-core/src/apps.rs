@@ -12,8 +12,9 @@ use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 use wxauth_domain::secret::placeholder_reason;
 use wxauth_domain::{
-    App, AppEndpoints, AppId, AppKey, AppKind, AppName, BaseUrl, EncodingAesKey, RedirectAllowList,
-    RegistrationPolicy, Timestamp, ValidationError, WechatAppId,
+    App, AppEndpoints, AppId, AppKey, AppKind, AppName, BaseUrl, EncodingAesKey, MiniProgramCode,
+    MiniProgramPage, RedirectAllowList, RegistrationPolicy, Timestamp, ValidationError,
+    WechatAppId,
 };
 
 use crate::error::{CoreError, CoreResult};
@@ -59,8 +60,39 @@ pub struct AppSpec {
     pub api_base_url: Option<String>,
     pub open_base_url: Option<String>,
     pub mp_base_url: Option<String>,
+    /// The Mini Program code of web scan-login; WeChat's defaults for what is absent.
+    pub qr_login: QrLoginSpec,
     /// `true` when absent.
     pub enabled: Option<bool>,
+}
+
+/// How a Mini Program's scan-login code is drawn, as an edge received it.
+#[derive(Debug, Clone, Default)]
+pub struct QrLoginSpec {
+    /// The page the code opens; the home page when absent.
+    pub page: Option<String>,
+    /// `release` when absent.
+    pub env_version: Option<String>,
+    /// `true` when absent.
+    pub check_path: Option<bool>,
+}
+
+impl QrLoginSpec {
+    fn parse(self) -> Result<MiniProgramCode, ValidationError> {
+        let defaults = MiniProgramCode::default();
+        Ok(MiniProgramCode {
+            page: self
+                .page
+                .as_deref()
+                .map(MiniProgramPage::parse)
+                .transpose()?,
+            env_version: match self.env_version.as_deref() {
+                Some(env) => env.parse()?,
+                None => defaults.env_version,
+            },
+            check_path: self.check_path.unwrap_or(defaults.check_path),
+        })
+    }
 }
 
 /// A validated app definition, ready for the store. Secrets are plaintext here; the store
@@ -77,6 +109,7 @@ pub struct AppDraft {
     pub event_token: Option<SecretString>,
     pub encoding_aes_key: Option<EncodingAesKey>,
     pub endpoints: AppEndpoints,
+    pub qr_login: MiniProgramCode,
     pub enabled: bool,
     pub source: AppSource,
 }
@@ -126,6 +159,7 @@ impl AppDraft {
             open_base_url: base("openBaseUrl", spec.open_base_url)?,
             mp_base_url: base("mpBaseUrl", spec.mp_base_url)?,
         };
+        let qr_login = spec.qr_login.parse()?;
         Ok(AppDraft {
             key,
             kind,
@@ -137,6 +171,7 @@ impl AppDraft {
             event_token,
             encoding_aes_key,
             endpoints,
+            qr_login,
             enabled: spec.enabled.unwrap_or(true),
             source,
         })

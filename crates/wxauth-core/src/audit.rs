@@ -24,6 +24,11 @@ pub mod kind {
     pub const ADMIN_UNBIND: &str = "admin.unbind";
     pub const ADMIN_REVOKE_SESSIONS: &str = "admin.sessions_revoke";
     pub const ADMIN_QRCODE: &str = "admin.qrcode_create";
+    pub const MP_QR_CREATED: &str = "mp_qr_login.created";
+    pub const MP_QR_SCANNED: &str = "mp_qr_login.scanned";
+    pub const MP_QR_CONFIRMED: &str = "mp_qr_login.confirmed";
+    pub const MP_QR_CANCELLED: &str = "mp_qr_login.cancelled";
+    pub const MP_QR_EXPIRED: &str = "mp_qr_login.expired";
 }
 
 /// An event before it gets its time and request context.

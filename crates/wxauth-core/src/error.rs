@@ -209,6 +209,12 @@ pub enum CoreError {
     NoWechatSession(String),
     #[error("the QR login was already completed")]
     QrLoginConsumed,
+    #[error("another WeChat user scanned this code first")]
+    QrLoginTaken,
+    #[error("the QR login was already confirmed or cancelled")]
+    QrLoginFinished,
+    #[error("the QR login expired: show a new code")]
+    QrLoginExpired,
 
     #[error("storage")]
     Storage(#[from] RepoError),
@@ -263,6 +269,9 @@ impl CoreError {
             Self::WatermarkMismatch => C::WatermarkMismatch,
             Self::NoWechatSession(_) => C::NoWechatSession,
             Self::QrLoginConsumed => C::QrLoginConsumed,
+            Self::QrLoginTaken => C::QrLoginTaken,
+            Self::QrLoginFinished => C::QrLoginFinished,
+            Self::QrLoginExpired => C::QrLoginExpired,
             Self::Storage(e) if e.is_transient() => C::DatabaseUnavailable,
             Self::Storage(_) | Self::Signing(_) => C::InternalError,
         }
@@ -328,6 +337,9 @@ error_codes! {
     WatermarkMismatch = "WATERMARK_MISMATCH",
     NoWechatSession = "NO_WECHAT_SESSION",
     QrLoginConsumed = "QR_LOGIN_CONSUMED",
+    QrLoginTaken = "QR_LOGIN_TAKEN",
+    QrLoginFinished = "QR_LOGIN_FINISHED",
+    QrLoginExpired = "QR_LOGIN_EXPIRED",
     /// The database is unreachable, stalled or failing over: retry shortly.
     DatabaseUnavailable = "DATABASE_UNAVAILABLE",
     InternalError = "INTERNAL_ERROR",

@@ -11,6 +11,7 @@ pub mod apps;
 pub mod audit;
 pub mod error;
 pub mod miniprogram;
+pub mod mp_qr_login;
 pub mod oauth;
 pub mod official;
 pub mod ports;
@@ -18,15 +19,17 @@ pub mod secrets;
 pub mod service;
 pub mod sessions;
 mod signin;
+mod watch;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use apps::{AppDraft, AppSource, AppSpec};
+pub use apps::{AppDraft, AppSource, AppSpec, QrLoginSpec};
 pub use error::{
     BindCodeProblem, Cause, CoreError, CoreResult, ErrorCode, RepoError, UpstreamError,
 };
 pub use service::{Ports, RequestContext, Settings, Wxauth};
 pub use sessions::{LoginOutcome, RefreshToken, SignedIn, TokenPair};
+pub use watch::LoginChanged;

@@ -75,6 +75,7 @@ pub struct Wxauth {
     pub(crate) telemetry: Arc<dyn Telemetry>,
     pub(crate) apps: AppDirectory,
     pub(crate) settings: Settings,
+    pub(crate) qr_watchers: crate::watch::Watchers,
 }
 
 impl Wxauth {
@@ -95,6 +96,7 @@ impl Wxauth {
             telemetry: ports.telemetry,
             apps,
             settings,
+            qr_watchers: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::{AppId, AppKey, RedirectAllowList, ValidationError, WechatAppId};
+use crate::{AppId, AppKey, MiniProgramCode, RedirectAllowList, ValidationError, WechatAppId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -215,6 +215,8 @@ pub struct App {
     /// The EncodingAESKey for safe-mode event pushes.
     pub encoding_aes_key: Option<EncodingAesKey>,
     pub endpoints: AppEndpoints,
+    /// The code of web scan-login (Mini Programs).
+    pub qr_login: MiniProgramCode,
     pub enabled: bool,
 }
 
@@ -263,6 +265,7 @@ mod tests {
                 EncodingAesKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap(),
             ),
             endpoints: AppEndpoints::default(),
+            qr_login: MiniProgramCode::default(),
             enabled: true,
         };
         let dbg = format!("{app:?}");

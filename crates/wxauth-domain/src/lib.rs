@@ -15,6 +15,7 @@ pub mod profile;
 pub mod redirect;
 pub mod secret;
 pub mod user;
+pub mod wxa_code;
 
 pub use app::{App, AppEndpoints, AppKind, AppName, BaseUrl, EncodingAesKey, RegistrationPolicy};
 pub use error::ValidationError;
@@ -27,6 +28,7 @@ pub use secrecy;
 /// Re-exported: redirect rules and base URLs hand out `url::Url`s.
 pub use url;
 pub use user::{User, UserStatus};
+pub use wxa_code::{MiniProgramCode, MiniProgramEnv, MiniProgramPage};
 
 /// Every instant in wxauth is UTC.
 pub type Timestamp = time::OffsetDateTime;

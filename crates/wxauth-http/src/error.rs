@@ -197,8 +197,10 @@ fn status_of(e: &CoreError) -> StatusCode {
         | C::IdentityAmbiguous
         | C::PhoneTaken
         | C::LastSignInMethod
-        | C::NoWechatSession => S::CONFLICT,
-        C::QrLoginConsumed => S::GONE,
+        | C::NoWechatSession
+        | C::QrLoginTaken
+        | C::QrLoginFinished => S::CONFLICT,
+        C::QrLoginConsumed | C::QrLoginExpired => S::GONE,
         C::RateLimited | C::WechatRateLimited => S::TOO_MANY_REQUESTS,
         C::WechatUnavailable if matches!(e, CoreError::Upstream(UpstreamError::Timeout)) => {
             S::GATEWAY_TIMEOUT

@@ -77,6 +77,28 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// A bearer token taken as it is, for endpoints whose token is not an access token (the
+/// confirmation token of a Mini Program scan-login).
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+impl FromRequest for BearerToken {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            bearer(req)
+                .map(|t| BearerToken(t.to_owned()))
+                .ok_or_else(|| {
+                    ApiError::unauthorized(
+                        "send the scan's confirmation token: Authorization: Bearer mqc_…",
+                    )
+                }),
+        )
+    }
+}
+
 /// A verified access token. Only the signature and claims are checked here; handlers that need
 /// the account load it (and so see a blocked or deleted user).
 #[derive(Debug, Clone)]

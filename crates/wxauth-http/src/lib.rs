@@ -112,7 +112,7 @@ async fn openapi_json(state: web::Data<HttpState>) -> Result<actix_web::HttpResp
 }
 
 /// No route matched: a 405 naming the methods when the path exists with others, else a 404.
-async fn fallback(
+pub(crate) async fn fallback(
     req: HttpRequest,
     table: web::Data<routes::RouteTable>,
 ) -> actix_web::HttpResponse {

@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use wxauth_core::ErrorCode;
 use wxauth_core::ports::{SignInOutcome, Telemetry};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,6 +48,13 @@ struct AppLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QrLoginLabels {
+    app: String,
+    step: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     pool: String,
     state: String,
@@ -78,6 +86,8 @@ pub struct Metrics {
     token_refreshes: Family<AppLabels, Counter>,
     limiter_unavailable: Counter,
     pool: Family<PoolLabels, Gauge>,
+    qr_logins: Family<QrLoginLabels, Counter>,
+    qr_login_streams: Gauge,
     pool_probe: std::sync::RwLock<Option<PoolProbe>>,
 }
 
@@ -148,6 +158,18 @@ impl Metrics {
             "Database pool connections by pool and state (idle, in_use, max)",
             pool.clone(),
         );
+        let qr_logins = Family::<QrLoginLabels, Counter>::default();
+        registry.register(
+            "mp_qr_logins",
+            "Mini Program scan-login steps (created, scanned, confirmed, cancelled, expired) by app and outcome",
+            qr_logins.clone(),
+        );
+        let qr_login_streams = Gauge::default();
+        registry.register(
+            "mp_qr_login_streams",
+            "Open event streams of Mini Program scan-logins",
+            qr_login_streams.clone(),
+        );
         Self {
             registry,
             requests,
@@ -158,6 +180,8 @@ impl Metrics {
             token_refreshes,
             limiter_unavailable,
             pool,
+            qr_logins,
+            qr_login_streams,
             pool_probe: std::sync::RwLock::new(None),
         }
     }
@@ -175,6 +199,11 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// An event stream of a scan-login opened (`1`) or closed (`-1`).
+    pub fn qr_login_streams(&self, delta: i64) {
+        self.qr_login_streams.inc_by(delta);
     }
 
     fn observe_login(&self, app: &str, outcome: &str, reason: &str) {
@@ -261,5 +290,15 @@ impl Telemetry for Metrics {
             SignInOutcome::Failed(code) => ("failed", code.as_str()),
         };
         self.observe_login(app, outcome, reason);
+    }
+
+    fn qr_login(&self, app: &str, step: &'static str, error: Option<ErrorCode>) {
+        self.qr_logins
+            .get_or_create(&QrLoginLabels {
+                app: app.to_owned(),
+                step: step.trim_start_matches("mp_qr_login.").to_owned(),
+                outcome: error.map_or("ok", |code| code.as_str()).to_owned(),
+            })
+            .inc();
     }
 }

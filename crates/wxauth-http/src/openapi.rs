@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Security),
     tags(
         (name = "Mini Program", description = "wx.login codes, phone numbers, openid, encryptedData"),
+        (name = "Mini Program scan-login", description = "Web sign-in by scanning a Mini Program code and confirming in the Mini Program"),
         (name = "Account", description = "The signed-in user's profile, phone and WeChat identities"),
         (name = "Sessions", description = "Registration by bind code, refresh tokens, logout, JWKS"),
         (name = "Web sign-in", description = "Official Account and website OAuth2"),
@@ -38,6 +39,17 @@ impl Modify for Security {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some("An access token from a sign-in"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "confirmToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The confirmation token a Mini Program scan-login's scan answered",
+                    ))
                     .build(),
             ),
         );

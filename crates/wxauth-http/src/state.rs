@@ -30,7 +30,10 @@ pub struct HttpOptions {
 #[derive(Debug, Clone)]
 pub struct DemoScanner {
     pub name: String,
+    /// Their openid in the demo Official Account.
     pub openid: String,
+    /// Their openid in the demo Mini Program.
+    pub mini_program_openid: String,
     pub simulator_url: String,
 }
 

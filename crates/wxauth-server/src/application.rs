@@ -147,6 +147,7 @@ pub struct Application {
     port: u16,
     components_wxauth: Arc<Wxauth>,
     housekeeping: tokio::task::JoinHandle<()>,
+    qr_login_sync: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -184,8 +185,11 @@ impl Application {
         let housekeeping = tokio::spawn(crate::housekeeping::run(
             limits,
             store,
+            wxauth.clone(),
             config.auth.audit_retention_days,
         ));
+        let qr_login_sync =
+            tokio::spawn(crate::housekeeping::sync_qr_login_watchers(wxauth.clone()));
         let gate = Gate::new(ConnectionLimits {
             max: config.server.max_connections,
             per_ip: if config.server.max_connections_per_ip == 0 {
@@ -252,6 +256,7 @@ impl Application {
             port,
             components_wxauth: wxauth,
             housekeeping,
+            qr_login_sync,
         })
     }
 
@@ -273,6 +278,8 @@ impl Application {
         let result = self.server.await;
         self.housekeeping.abort();
         let _ = self.housekeeping.await;
+        self.qr_login_sync.abort();
+        let _ = self.qr_login_sync.await;
         result
     }
 }

@@ -100,6 +100,7 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
     config.server.demo_scanner = Some(wxauth_http::DemoScanner {
         name: "Alice".into(),
         openid: ALICE_OA.into(),
+        mini_program_openid: ALICE.into(),
         simulator_url: sim.to_owned(),
     });
     config.database.url = format!("sqlite://{}/demo.db?mode=rwc", args.data_dir.display());
@@ -126,16 +127,17 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
         api_base_url: None,
         open_base_url: None,
         mp_base_url: None,
+        qr_login: Default::default(),
         enabled: true,
     };
-    config.apps.insert(
-        MINI_PROGRAM_KEY.into(),
-        app(
-            "mini_program",
-            MINI_PROGRAM_APPID,
-            &keys.mini_program_secret,
-        ),
+    let mut mini_program = app(
+        "mini_program",
+        MINI_PROGRAM_APPID,
+        &keys.mini_program_secret,
     );
+    // The page of the simulated Mini Program that confirms a web scan-login.
+    mini_program.qr_login.page = Some("pages/login/index".into());
+    config.apps.insert(MINI_PROGRAM_KEY.into(), mini_program);
     let mut oa = app("official_account", OFFICIAL_APPID, &keys.official_secret);
     oa.redirect_allow_list = vec![format!("http://{}/demo/", args.listen)];
     oa.event_token = Some(SecretString::from(keys.event_token.clone()));

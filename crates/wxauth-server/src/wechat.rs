@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use wxauth_core::ports::{
-    EventError, FollowerStatus, InboundEvent, InboundEventKind, MiniProgramSession, OAuthGrant,
-    OAuthProfile, OAuthScope, PushSignature, QrCode, QrCodeSpec, QrScene, UserDataError,
-    VerifiedPhone, WechatApi, WechatCrypto,
+    CodeImage, EventError, FollowerStatus, InboundEvent, InboundEventKind, MiniProgramSession,
+    OAuthGrant, OAuthProfile, OAuthScope, PushSignature, QrCode, QrCodeSpec, QrScene,
+    UserDataError, VerifiedPhone, WechatApi, WechatCrypto,
 };
 use wxauth_core::{Cause, UpstreamError};
 use wxauth_domain::{App, AppId, BaseUrl, OpenId, PhoneNumber};
@@ -362,6 +362,52 @@ impl WechatApi for WechatGateway {
             subscribe_time: info.subscribe_time,
             unionid: info.unionid,
         })
+    }
+
+    async fn mini_program_code(&self, app: &App, scene: &str) -> Result<CodeImage, UpstreamError> {
+        use wxauth_domain::MiniProgramEnv;
+        use wxauth_wechat::{WxaCodeRequest, WxaEnvVersion};
+        let request = WxaCodeRequest {
+            scene: scene.to_owned(),
+            page: app.qr_login.page.as_ref().map(|p| p.as_str().to_owned()),
+            check_path: app.qr_login.check_path,
+            env_version: match app.qr_login.env_version {
+                MiniProgramEnv::Release => WxaEnvVersion::Release,
+                MiniProgramEnv::Trial => WxaEnvVersion::Trial,
+                MiniProgramEnv::Develop => WxaEnvVersion::Develop,
+            },
+            width: None,
+        };
+        let client = self.app_client(app)?;
+        let bytes = self
+            .tokens(app)?
+            .call(|token| {
+                let client = client.clone();
+                let request = request.clone();
+                async move { client.wxa_code_unlimited(&token, &request).await }
+            })
+            .await
+            .map_err(upstream)?;
+        let media_type = image_media_type(&bytes).ok_or_else(|| {
+            UpstreamError::Unavailable(Cause::new(std::io::Error::other(
+                "getwxacodeunlimit answered neither a PNG nor a JPEG",
+            )))
+        })?;
+        Ok(CodeImage {
+            media_type: media_type.to_owned(),
+            bytes,
+        })
+    }
+}
+
+/// What WeChat drew, by its first bytes: it sends PNG or JPEG, whatever it says it sends.
+fn image_media_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
     }
 }
 

@@ -98,6 +98,8 @@ pub struct TestApp {
     pub sim: SimHandle,
     pub config: Config,
     pub components_store: wxauth_persistence::SqlStore,
+    /// The running instance's use cases, for what tests do behind the API (housekeeping).
+    pub wxauth: std::sync::Arc<wxauth_core::Wxauth>,
     pub db: TestDatabase,
     server: ServerHandle,
     running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -116,6 +118,7 @@ fn app_section(kind: &str, appid: &str, secret: &str, registration: &str) -> App
         api_base_url: None,
         open_base_url: None,
         mp_base_url: None,
+        qr_login: Default::default(),
         enabled: true,
     }
 }
@@ -194,6 +197,7 @@ impl TestApp {
             .expect("components");
         let store = components.store.clone();
         let app = Application::from_components(components).expect("server");
+        let wxauth = app.wxauth().clone();
         let port = app.port();
         let server = app.handle();
         let running = Some(tokio::spawn(app.run_until_stopped()));
@@ -221,6 +225,7 @@ impl TestApp {
             sim,
             config,
             components_store: store,
+            wxauth,
             db,
             server,
             running,

@@ -41,6 +41,7 @@ pub trait Reader:
     + BindCodeReads
     + OAuthStateReads
     + OfficialReads
+    + MpQrLoginReads
     + AuditReads
     + AdminKeyReads
     + Send
@@ -54,6 +55,7 @@ impl<T> Reader for T where
         + BindCodeReads
         + OAuthStateReads
         + OfficialReads
+        + MpQrLoginReads
         + AuditReads
         + AdminKeyReads
         + Send
@@ -71,6 +73,7 @@ pub trait Transaction:
     + BindCodeWrites
     + OAuthStateWrites
     + OfficialWrites
+    + MpQrLoginWrites
     + AuditWrites
     + AdminKeyWrites
 {
@@ -430,6 +433,157 @@ pub trait OfficialWrites: Send {
     async fn mark_qr_login_scanned(&mut self, id: i64, openid: &OpenId) -> RepoResult<bool>;
     /// Moves a scanned login to consumed; false if it was not scanned (a concurrent poll won).
     async fn mark_qr_login_consumed(&mut self, id: i64) -> RepoResult<bool>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mini Program scan-login
+
+/// Where a Mini Program scan-login stands. Expiry is not a state: a login whose `expires_at`
+/// has passed is expired whatever its row says, and housekeeping deletes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MpQrLoginStatus {
+    /// The desktop shows the code; nobody scanned it yet.
+    Pending,
+    /// A WeChat user scanned it and holds the confirmation token.
+    Scanned,
+    /// The scanner confirmed; the desktop's next poll signs in.
+    Confirmed,
+    /// The desktop got its tokens.
+    Consumed,
+    /// The scanner cancelled.
+    Cancelled,
+}
+
+impl MpQrLoginStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Scanned => "scanned",
+            Self::Confirmed => "confirmed",
+            Self::Consumed => "consumed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "scanned" => Some(Self::Scanned),
+            "confirmed" => Some(Self::Confirmed),
+            "consumed" => Some(Self::Consumed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The image of a Mini Program code, as WeChat drew it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CodeImage {
+    /// `image/png` or `image/jpeg`.
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for CodeImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeImage")
+            .field("media_type", &self.media_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpQrLoginRecord {
+    pub id: i64,
+    /// What watchers of this login wait on.
+    pub login_hash: String,
+    pub app_id: AppId,
+    pub status: MpQrLoginStatus,
+    /// The scanner, from the scan on.
+    pub openid: Option<OpenId>,
+    pub unionid: Option<UnionId>,
+    /// The hash of the confirmation token the scan handed out.
+    pub confirm_hash: Option<String>,
+    pub desktop_ip: Option<String>,
+    pub desktop_agent: Option<String>,
+    pub scanner_ip: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A login to create. Both keys are hashes: the row alone yields neither the login id nor
+/// the scene.
+#[derive(Debug, Clone)]
+pub struct NewMpQrLogin {
+    pub login_hash: String,
+    pub scene_hash: String,
+    pub app_id: AppId,
+    pub desktop_ip: Option<String>,
+    pub desktop_agent: Option<String>,
+    pub expires_at: Timestamp,
+    pub image: CodeImage,
+}
+
+/// A scan to record.
+#[derive(Debug, Clone)]
+pub struct MpQrScan {
+    pub id: i64,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
+    pub confirm_hash: String,
+    pub scanner_ip: Option<String>,
+}
+
+#[async_trait]
+pub trait MpQrLoginReads: Send {
+    async fn mp_qr_login_by_login(
+        &mut self,
+        login_hash: &str,
+    ) -> RepoResult<Option<MpQrLoginRecord>>;
+    async fn mp_qr_login_by_scene(
+        &mut self,
+        scene_hash: &str,
+    ) -> RepoResult<Option<MpQrLoginRecord>>;
+    async fn mp_qr_login_image(&mut self, login_hash: &str) -> RepoResult<Option<CodeImage>>;
+    /// The login hashes of logins changed at or after `since`, with their change times, oldest
+    /// first and at most `limit`: how an instance learns what other instances moved on.
+    async fn mp_qr_logins_changed_since(
+        &mut self,
+        since: Timestamp,
+        limit: u64,
+    ) -> RepoResult<Vec<(String, Timestamp)>>;
+    /// Up to `limit` logins that expired before `now`, oldest first.
+    async fn mp_qr_logins_expired(
+        &mut self,
+        now: Timestamp,
+        limit: u64,
+    ) -> RepoResult<Vec<MpQrLoginRecord>>;
+}
+
+#[async_trait]
+pub trait MpQrLoginWrites: Send {
+    /// The login and its image.
+    async fn insert_mp_qr_login(&mut self, login: &NewMpQrLogin, now: Timestamp) -> RepoResult<()>;
+    /// Records a scan of a login that is pending, or scanned by the same WeChat user (who
+    /// gets a fresh confirmation token), and not expired at `now`. False otherwise.
+    async fn mark_mp_qr_login_scanned(
+        &mut self,
+        scan: &MpQrScan,
+        now: Timestamp,
+    ) -> RepoResult<bool>;
+    /// Moves a login from `from` to `to` if it is still in `from`; false otherwise (another
+    /// request moved it first).
+    async fn move_mp_qr_login(
+        &mut self,
+        id: i64,
+        from: MpQrLoginStatus,
+        to: MpQrLoginStatus,
+        now: Timestamp,
+    ) -> RepoResult<bool>;
+    /// Deletes the logins (and their images); how many there were.
+    async fn delete_mp_qr_logins(&mut self, ids: &[i64]) -> RepoResult<u64>;
 }
 
 // ---------------------------------------------------------------------------------------------

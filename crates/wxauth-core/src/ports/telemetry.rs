@@ -18,6 +18,12 @@ pub enum SignInOutcome {
 pub trait Telemetry: Send + Sync {
     /// `app` is the key of the app the attempt was for, or `unknown` when it did not resolve.
     fn sign_in(&self, app: &str, outcome: SignInOutcome);
+
+    /// One step of a Mini Program scan-login (`step` is its audit kind), failed with `error`
+    /// or not.
+    fn qr_login(&self, app: &str, step: &'static str, error: Option<ErrorCode>) {
+        let _ = (app, step, error);
+    }
 }
 
 /// Reports nothing.

@@ -146,6 +146,14 @@ pub trait WechatApi: Send + Sync {
         app: &App,
         openid: &OpenId,
     ) -> Result<FollowerStatus, UpstreamError>;
+
+    /// Draws the Mini Program code of a web scan-login carrying `scene`, with the page, build
+    /// and path check of the app's settings (`getwxacodeunlimit`).
+    async fn mini_program_code(
+        &self,
+        app: &App,
+        scene: &str,
+    ) -> Result<crate::ports::CodeImage, UpstreamError>;
 }
 
 /// A pushed event, verified and decrypted, in the fields wxauth uses.

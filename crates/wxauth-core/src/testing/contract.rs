@@ -39,6 +39,7 @@ cases!(
     a_refresh_token_is_used_once_and_its_family_revoked_together,
     bind_codes_and_oauth_states_are_used_once,
     scan_logins_move_from_pending_to_scanned_to_consumed_once,
+    mini_program_scan_logins_keep_their_code_and_move_once,
     event_pushes_are_remembered_once,
     users_are_found_by_unionid_phone_and_search,
     the_audit_log_filters_and_pages_newest_first,
@@ -863,4 +864,174 @@ pub async fn concurrent_transactions_lose_no_write(store: &dyn Store) {
         ..Default::default()
     };
     assert_eq!(store.read().query_audit(&query).await.unwrap().1, 10);
+}
+
+async fn mini_program_scan_logins_keep_their_code_and_move_once(store: &dyn Store) {
+    // The app keeps how it draws its code.
+    let spec = AppSpec {
+        key: unique("c"),
+        kind: "mini_program".into(),
+        appid: unique("wx"),
+        secret: Some(SecretString::from(unique("s"))),
+        qr_login: crate::apps::QrLoginSpec {
+            page: Some("pages/login/index".into()),
+            env_version: Some("trial".into()),
+            check_path: Some(false),
+        },
+        ..Default::default()
+    };
+    let draft = AppDraft::parse(spec, None, AppSource::Admin).unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let app = tx.upsert_app(&draft, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(app.qr_login, draft.qr_login);
+
+    // An image larger than MySQL's plain blob holds.
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.resize(100_000, 7);
+    let login = NewMpQrLogin {
+        login_hash: unique("lh"),
+        scene_hash: unique("sh"),
+        app_id: app.id,
+        desktop_ip: Some("203.0.113.9".into()),
+        desktop_agent: Some("Mozilla/5.0".into()),
+        expires_at: now() + Duration::minutes(5),
+        image: CodeImage {
+            media_type: "image/png".into(),
+            bytes: bytes.clone(),
+        },
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_mp_qr_login(&login, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let same_scene = NewMpQrLogin {
+        login_hash: unique("lh"),
+        ..login.clone()
+    };
+    assert_conflict(store.begin().await.unwrap(), |tx| {
+        Box::pin(async move { tx.insert_mp_qr_login(&same_scene, now()).await })
+    })
+    .await;
+
+    let mut read = store.read();
+    let found = read
+        .mp_qr_login_by_login(&login.login_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.status, MpQrLoginStatus::Pending);
+    assert_eq!(found.desktop_agent.as_deref(), Some("Mozilla/5.0"));
+    assert_eq!(found.created_at, now());
+    assert_eq!(
+        read.mp_qr_login_by_scene(&login.scene_hash)
+            .await
+            .unwrap()
+            .map(|l| l.id),
+        Some(found.id)
+    );
+    let image = read
+        .mp_qr_login_image(&login.login_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(image.bytes, bytes);
+    assert_eq!(image.media_type, "image/png");
+
+    let scan = |openid: &OpenId| MpQrScan {
+        id: found.id,
+        openid: openid.clone(),
+        unionid: None,
+        confirm_hash: unique("ch"),
+        scanner_ip: Some("198.51.100.1".into()),
+    };
+    let (scanner, other) = (openid(), openid());
+    let at = now() + Duration::seconds(10);
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.mark_mp_qr_login_scanned(&scan(&scanner), at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.mark_mp_qr_login_scanned(&scan(&other), at)
+            .await
+            .unwrap(),
+        "another scanner"
+    );
+    let rescan = scan(&scanner);
+    assert!(
+        tx.mark_mp_qr_login_scanned(&rescan, at).await.unwrap(),
+        "the same scanner again"
+    );
+    assert!(
+        tx.move_mp_qr_login(
+            found.id,
+            MpQrLoginStatus::Scanned,
+            MpQrLoginStatus::Confirmed,
+            at
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !tx.move_mp_qr_login(
+            found.id,
+            MpQrLoginStatus::Scanned,
+            MpQrLoginStatus::Cancelled,
+            at
+        )
+        .await
+        .unwrap(),
+        "moved on already"
+    );
+    tx.commit().await.unwrap();
+    let late = now() + Duration::minutes(6);
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        !tx.mark_mp_qr_login_scanned(&scan(&scanner), late)
+            .await
+            .unwrap(),
+        "expired"
+    );
+    tx.rollback().await.unwrap();
+
+    let mut read = store.read();
+    let scanned = read
+        .mp_qr_login_by_login(&login.login_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(scanned.status, MpQrLoginStatus::Confirmed);
+    assert_eq!(scanned.openid.as_ref(), Some(&scanner));
+    assert_eq!(scanned.confirm_hash, Some(rescan.confirm_hash.clone()));
+    let changed = read.mp_qr_logins_changed_since(at, 100_000).await.unwrap();
+    assert!(changed.contains(&(login.login_hash.clone(), at)));
+    let expired = read.mp_qr_logins_expired(late, 100_000).await.unwrap();
+    assert!(expired.iter().any(|l| l.id == found.id));
+    assert!(
+        !read
+            .mp_qr_logins_expired(now(), 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.id == found.id),
+        "not expired yet"
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.delete_mp_qr_logins(&[found.id]).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    let mut read = store.read();
+    assert!(
+        read.mp_qr_login_by_login(&login.login_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        read.mp_qr_login_image(&login.login_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -15,7 +15,7 @@ use wxauth_domain::{AppKey, AppKind, AppName, RegistrationPolicy, Timestamp, Wec
 use crate::apps::{AppDraft, AppSource};
 use crate::ports::{ManualClock, SignInOutcome, Telemetry, Unlimited};
 
-pub use store::{FakeHandle, FakeStore, State};
+pub use store::{FakeHandle, FakeMpQrLogin, FakeStore, State};
 pub use wechat::{FakeCrypto, FakeSigner, FakeWechat};
 
 /// Telemetry that remembers what it was told.
@@ -86,6 +86,7 @@ impl Harness {
                     event_token: None,
                     encoding_aes_key: None,
                     endpoints: Default::default(),
+                    qr_login: Default::default(),
                     enabled: true,
                     source: AppSource::Config,
                 })
@@ -99,6 +100,25 @@ impl Harness {
             clock,
             telemetry,
         }
+    }
+
+    /// Another instance of the service on the same store, WeChat and clock.
+    pub fn sibling(&self) -> crate::Wxauth {
+        crate::Wxauth::new(
+            crate::Ports {
+                store: Arc::new(self.store.clone()),
+                wechat: self.wechat.clone(),
+                crypto: Arc::new(FakeCrypto),
+                signer: Arc::new(FakeSigner),
+                clock: self.clock.clone(),
+                limiter: Arc::new(Unlimited),
+                telemetry: self.telemetry.clone(),
+            },
+            crate::Settings {
+                default_app: Some(AppKey::parse("mp").unwrap()),
+                ..Default::default()
+            },
+        )
     }
 
     pub fn ctx(&self) -> crate::RequestContext {

@@ -33,8 +33,19 @@ pub struct State {
     pub events: Vec<(AppId, String)>,
     pub followers: HashMap<(AppId, String), bool>,
     pub qr_logins: Vec<QrLoginRecord>,
+    pub mp_qr_logins: Vec<FakeMpQrLogin>,
     pub audit: Vec<AuditEntry>,
     pub admin_keys: Vec<AdminKeyRecord>,
+}
+
+/// A Mini Program scan-login row: its hashed keys, the record, its image and change time.
+#[derive(Clone, Debug)]
+pub struct FakeMpQrLogin {
+    pub login_hash: String,
+    pub scene_hash: String,
+    pub record: MpQrLoginRecord,
+    pub image: CodeImage,
+    pub updated_at: Timestamp,
 }
 
 impl State {
@@ -186,6 +197,7 @@ impl AppWrites for FakeHandle {
             event_token: d.event_token.clone(),
             encoding_aes_key: d.encoding_aes_key.clone(),
             endpoints: d.endpoints.clone(),
+            qr_login: d.qr_login.clone(),
             enabled: d.enabled,
         };
         self.state.apps.push(app.clone());
@@ -657,6 +669,156 @@ impl OfficialWrites for FakeHandle {
             |l| l.id == id && l.status == QrLoginStatus::Scanned,
             |l| l.status = QrLoginStatus::Consumed,
         ))
+    }
+}
+
+#[async_trait]
+impl MpQrLoginReads for FakeHandle {
+    async fn mp_qr_login_by_login(
+        &mut self,
+        login_hash: &str,
+    ) -> RepoResult<Option<MpQrLoginRecord>> {
+        Ok(self
+            .state
+            .mp_qr_logins
+            .iter()
+            .find(|l| l.login_hash == login_hash)
+            .map(|l| l.record.clone()))
+    }
+    async fn mp_qr_login_by_scene(
+        &mut self,
+        scene_hash: &str,
+    ) -> RepoResult<Option<MpQrLoginRecord>> {
+        Ok(self
+            .state
+            .mp_qr_logins
+            .iter()
+            .find(|l| l.scene_hash == scene_hash)
+            .map(|l| l.record.clone()))
+    }
+    async fn mp_qr_login_image(&mut self, login_hash: &str) -> RepoResult<Option<CodeImage>> {
+        Ok(self
+            .state
+            .mp_qr_logins
+            .iter()
+            .find(|l| l.login_hash == login_hash)
+            .map(|l| l.image.clone()))
+    }
+    async fn mp_qr_logins_changed_since(
+        &mut self,
+        since: Timestamp,
+        limit: u64,
+    ) -> RepoResult<Vec<(String, Timestamp)>> {
+        let mut changed: Vec<(String, Timestamp)> = self
+            .state
+            .mp_qr_logins
+            .iter()
+            .filter(|l| l.updated_at >= since)
+            .map(|l| (l.login_hash.clone(), l.updated_at))
+            .collect();
+        changed.sort_by_key(|(_, at)| *at);
+        changed.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(changed)
+    }
+    async fn mp_qr_logins_expired(
+        &mut self,
+        now: Timestamp,
+        limit: u64,
+    ) -> RepoResult<Vec<MpQrLoginRecord>> {
+        let mut expired: Vec<MpQrLoginRecord> = self
+            .state
+            .mp_qr_logins
+            .iter()
+            .filter(|l| l.record.expires_at < now)
+            .map(|l| l.record.clone())
+            .collect();
+        expired.sort_by_key(|l| l.expires_at);
+        expired.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(expired)
+    }
+}
+
+#[async_trait]
+impl MpQrLoginWrites for FakeHandle {
+    async fn insert_mp_qr_login(&mut self, l: &NewMpQrLogin, now: Timestamp) -> RepoResult<()> {
+        let clash = self
+            .state
+            .mp_qr_logins
+            .iter()
+            .any(|q| q.login_hash == l.login_hash || q.scene_hash == l.scene_hash);
+        if clash {
+            return Err(RepoError::Conflict("mp_qr_logins"));
+        }
+        let id = self.state.id();
+        self.state.mp_qr_logins.push(FakeMpQrLogin {
+            login_hash: l.login_hash.clone(),
+            scene_hash: l.scene_hash.clone(),
+            record: MpQrLoginRecord {
+                id,
+                login_hash: l.login_hash.clone(),
+                app_id: l.app_id,
+                status: MpQrLoginStatus::Pending,
+                openid: None,
+                unionid: None,
+                confirm_hash: None,
+                desktop_ip: l.desktop_ip.clone(),
+                desktop_agent: l.desktop_agent.clone(),
+                scanner_ip: None,
+                created_at: now,
+                expires_at: l.expires_at,
+            },
+            image: l.image.clone(),
+            updated_at: now,
+        });
+        Ok(())
+    }
+    async fn mark_mp_qr_login_scanned(
+        &mut self,
+        scan: &MpQrScan,
+        now: Timestamp,
+    ) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.mp_qr_logins,
+            |l| {
+                let r = &l.record;
+                r.id == scan.id
+                    && r.expires_at > now
+                    && (r.status == MpQrLoginStatus::Pending
+                        || (r.status == MpQrLoginStatus::Scanned
+                            && r.openid.as_ref() == Some(&scan.openid)))
+            },
+            |l| {
+                l.record.status = MpQrLoginStatus::Scanned;
+                l.record.openid = Some(scan.openid.clone());
+                l.record.unionid = scan.unionid.clone();
+                l.record.confirm_hash = Some(scan.confirm_hash.clone());
+                l.record.scanner_ip = scan.scanner_ip.clone();
+                l.updated_at = now;
+            },
+        ))
+    }
+    async fn move_mp_qr_login(
+        &mut self,
+        id: i64,
+        from: MpQrLoginStatus,
+        to: MpQrLoginStatus,
+        now: Timestamp,
+    ) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.mp_qr_logins,
+            |l| l.record.id == id && l.record.status == from,
+            |l| {
+                l.record.status = to;
+                l.updated_at = now;
+            },
+        ))
+    }
+    async fn delete_mp_qr_logins(&mut self, ids: &[i64]) -> RepoResult<u64> {
+        let before = self.state.mp_qr_logins.len();
+        self.state
+            .mp_qr_logins
+            .retain(|l| !ids.contains(&l.record.id));
+        Ok((before - self.state.mp_qr_logins.len()) as u64)
     }
 }
 

@@ -18,6 +18,10 @@ pub struct FakeWechat {
     pub phones: Mutex<HashMap<String, PhoneNumber>>,
     pub oauth: Mutex<HashMap<String, (String, bool)>>,
     pub calls: Mutex<u32>,
+    /// The scenes of the Mini Program codes drawn, in order.
+    pub codes_drawn: Mutex<Vec<String>>,
+    /// Failures the next code draws answer with, first first.
+    pub code_failures: Mutex<Vec<UpstreamError>>,
 }
 
 impl FakeWechat {
@@ -140,6 +144,17 @@ impl WechatApi for FakeWechat {
             subscribed: true,
             subscribe_time: Some(1),
             unionid: None,
+        })
+    }
+    async fn mini_program_code(&self, _app: &App, scene: &str) -> Result<CodeImage, UpstreamError> {
+        let mut failures = self.code_failures.lock().unwrap();
+        if !failures.is_empty() {
+            return Err(failures.remove(0));
+        }
+        self.codes_drawn.lock().unwrap().push(scene.to_owned());
+        Ok(CodeImage {
+            media_type: "image/png".into(),
+            bytes: format!("code:{scene}").into_bytes(),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod apps;
+mod mp_qr_login;
 mod oauth;
 mod official;
 mod sessions;

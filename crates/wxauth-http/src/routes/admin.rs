@@ -6,9 +6,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
-use wxauth_core::AppSpec;
 use wxauth_core::admin::UserSearch;
 use wxauth_core::ports::AuditQuery;
+use wxauth_core::{AppSpec, QrLoginSpec};
 use wxauth_domain::{App, IdentityId, PublicUserId, UserStatus};
 
 use super::Result;
@@ -24,7 +24,8 @@ use crate::state::HttpState;
 #[schema(example = json!({
     "key": "demo-shop", "kind": "mini_program", "name": "Shop", "appid": "wx1234567890abcdef",
     "registration": "open", "redirectAllowList": [], "secretSet": true, "eventTokenSet": false,
-    "encodingAesKeySet": false, "apiBaseUrl": null, "openBaseUrl": null, "mpBaseUrl": null, "enabled": true
+    "encodingAesKeySet": false, "apiBaseUrl": null, "openBaseUrl": null, "mpBaseUrl": null,
+    "qrLogin": {"page": "pages/login/index", "envVersion": "release", "checkPath": true}, "enabled": true
 }))]
 pub struct AppDto {
     pub key: String,
@@ -39,7 +40,21 @@ pub struct AppDto {
     pub api_base_url: Option<String>,
     pub open_base_url: Option<String>,
     pub mp_base_url: Option<String>,
+    /// How a Mini Program draws its scan-login code.
+    pub qr_login: QrLoginDto,
     pub enabled: bool,
+}
+
+/// The Mini Program code of web scan-login (`getwxacodeunlimit`).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QrLoginDto {
+    /// The page the code opens, without a leading `/`; the home page when absent.
+    pub page: Option<String>,
+    /// `release` (default), `trial` or `develop`.
+    pub env_version: Option<String>,
+    /// Whether WeChat refuses a page the released version lacks (default true).
+    pub check_path: Option<bool>,
 }
 
 impl From<&App> for AppDto {
@@ -62,6 +77,11 @@ impl From<&App> for AppDto {
             api_base_url: a.endpoints.api_base_url.as_ref().map(|u| u.to_string()),
             open_base_url: a.endpoints.open_base_url.as_ref().map(|u| u.to_string()),
             mp_base_url: a.endpoints.mp_base_url.as_ref().map(|u| u.to_string()),
+            qr_login: QrLoginDto {
+                page: a.qr_login.page.as_ref().map(|p| p.to_string()),
+                env_version: Some(a.qr_login.env_version.as_str().to_owned()),
+                check_path: Some(a.qr_login.check_path),
+            },
             enabled: a.enabled,
         }
     }
@@ -94,6 +114,8 @@ pub struct AppBody {
     pub api_base_url: Option<String>,
     pub open_base_url: Option<String>,
     pub mp_base_url: Option<String>,
+    #[serde(default)]
+    pub qr_login: QrLoginDto,
     pub enabled: Option<bool>,
 }
 
@@ -114,6 +136,11 @@ impl AppBody {
             api_base_url: self.api_base_url,
             open_base_url: self.open_base_url,
             mp_base_url: self.mp_base_url,
+            qr_login: QrLoginSpec {
+                page: self.qr_login.page,
+                env_version: self.qr_login.env_version,
+                check_path: self.qr_login.check_path,
+            },
             enabled: self.enabled,
         }
     }

@@ -1,4 +1,5 @@
-//! A small demo page: "log in with WeChat" (web OAuth) and scan-to-login with polling.
+//! A small demo page: "log in with WeChat" (web OAuth), scan-to-login with polling, and the
+//! Mini Program code followed by an event stream.
 
 use actix_web::{HttpResponse, web};
 
@@ -22,6 +23,7 @@ async fn scanner(state: web::Data<HttpState>) -> HttpResponse {
         Some(s) => HttpResponse::Ok().json(serde_json::json!({
             "name": s.name,
             "openid": s.openid,
+            "miniProgramOpenid": s.mini_program_openid,
             "simulatorUrl": s.simulator_url,
         })),
         None => HttpResponse::NotFound().json(serde_json::json!({})),

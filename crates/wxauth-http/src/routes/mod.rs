@@ -15,6 +15,7 @@ pub mod me;
 pub mod miniprogram;
 pub mod oauth;
 pub mod official;
+pub mod qr_logins;
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::http::Method;
@@ -37,6 +38,12 @@ pub(crate) fn api(e: &mut Endpoints<'_>, options: &HttpOptions) {
         .add(miniprogram::openid)
         .add(miniprogram::decrypt)
         .add(miniprogram::verify_signature)
+        .add(qr_logins::start_qr_login)
+        .add(qr_logins::scan_qr_login)
+        .add(qr_logins::confirm_qr_login)
+        .add(qr_logins::cancel_qr_login)
+        .add(qr_logins::qr_login_image)
+        .add(qr_logins::qr_login_status)
         .add(me::me)
         .add(me::update_me)
         .add(me::update_profile)
@@ -144,12 +151,28 @@ impl RouteTable {
         }
     }
 
-    /// The methods served at `path`, when any are.
+    /// Whether `path` is a route of its own (no parameter in it): a parameter of a sibling
+    /// route that also matches it (`/qr-logins/{loginId}` and `/qr-logins/scan`) does not count.
+    pub fn is_static(&self, path: &str) -> bool {
+        self.routes
+            .iter()
+            .any(|(def, _)| def.pattern() == Some(path))
+    }
+
+    /// The methods served at `path`, when any are. A static route shadows the patterns that
+    /// also match it, as in the router.
     pub fn methods_at(&self, path: &str) -> Option<Vec<Method>> {
+        let is_static = self.is_static(path);
         let mut found: Vec<Method> = self
             .routes
             .iter()
-            .filter(|(def, _)| def.is_match(path))
+            .filter(|(def, _)| {
+                if is_static {
+                    def.pattern() == Some(path)
+                } else {
+                    def.is_match(path)
+                }
+            })
             .flat_map(|(_, methods)| methods.iter().cloned())
             .collect();
         if found.is_empty() {

@@ -19,6 +19,10 @@ pub struct Model {
     pub api_base_url: Option<String>,
     pub open_base_url: Option<String>,
     pub mp_base_url: Option<String>,
+    /// The Mini Program scan-login code: page (home when null), build, path check.
+    pub qr_page: Option<String>,
+    pub qr_env_version: String,
+    pub qr_check_path: bool,
     pub enabled: bool,
     pub source: String,
     pub created_at: TimeDateTime,

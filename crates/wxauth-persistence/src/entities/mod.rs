@@ -5,6 +5,8 @@ pub mod admin_keys;
 pub mod apps;
 pub mod audit_log;
 pub mod bind_codes;
+pub mod mp_qr_login_images;
+pub mod mp_qr_logins;
 pub mod oauth_states;
 pub mod official_followers;
 pub mod qr_logins;

@@ -7,8 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use wxauth_core::RepoError;
 use wxauth_core::ports::{AppDraft, AppReads, AppWrites, RepoResult};
 use wxauth_domain::{
-    App, AppEndpoints, AppId, AppKey, AppName, BaseUrl, EncodingAesKey, RedirectAllowList,
-    Timestamp, WechatAppId,
+    App, AppEndpoints, AppId, AppKey, AppName, BaseUrl, EncodingAesKey, MiniProgramCode,
+    MiniProgramPage, RedirectAllowList, Timestamp, WechatAppId,
 };
 
 use crate::cipher::Purpose;
@@ -49,6 +49,9 @@ impl TxConn {
             api_base_url: Set(url(&draft.endpoints.api_base_url)),
             open_base_url: Set(url(&draft.endpoints.open_base_url)),
             mp_base_url: Set(url(&draft.endpoints.mp_base_url)),
+            qr_page: Set(draft.qr_login.page.as_ref().map(|p| p.as_str().to_owned())),
+            qr_env_version: Set(draft.qr_login.env_version.as_str().to_owned()),
+            qr_check_path: Set(draft.qr_login.check_path),
             enabled: Set(draft.enabled),
             source: Set(draft.source.as_str().to_owned()),
             updated_at: Set(to_db(now)),
@@ -102,6 +105,19 @@ impl<C: Backing> Conn<C> {
                 api_base_url: base_url("apiBaseUrl", &m.api_base_url)?,
                 open_base_url: base_url("openBaseUrl", &m.open_base_url)?,
                 mp_base_url: base_url("mpBaseUrl", &m.mp_base_url)?,
+            },
+            qr_login: MiniProgramCode {
+                page: m
+                    .qr_page
+                    .as_deref()
+                    .map(MiniProgramPage::parse)
+                    .transpose()
+                    .map_err(|_| corrupt("Mini Program page"))?,
+                env_version: m
+                    .qr_env_version
+                    .parse()
+                    .map_err(|_| corrupt("Mini Program env version"))?,
+                check_path: m.qr_check_path,
             },
             enabled: m.enabled,
         })
@@ -178,6 +194,9 @@ impl AppWrites for TxConn {
                         apps::Column::ApiBaseUrl,
                         apps::Column::OpenBaseUrl,
                         apps::Column::MpBaseUrl,
+                        apps::Column::QrPage,
+                        apps::Column::QrEnvVersion,
+                        apps::Column::QrCheckPath,
                         apps::Column::Enabled,
                         apps::Column::Source,
                         apps::Column::UpdatedAt,

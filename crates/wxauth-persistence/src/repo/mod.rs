@@ -4,6 +4,7 @@ mod admin_keys;
 mod apps;
 mod audit;
 mod bind_codes;
+mod mp_qr_logins;
 mod oauth_states;
 mod official;
 mod sessions;

@@ -288,8 +288,24 @@ pub struct AppSection {
     pub open_base_url: Option<String>,
     #[serde(default)]
     pub mp_base_url: Option<String>,
+    /// How a Mini Program draws its scan-login code.
+    #[serde(default)]
+    pub qr_login: QrLoginSection,
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+/// `apps.<key>.qr_login`: the Mini Program code of web scan-login; WeChat's defaults (the
+/// release build's home page, path checked) for what is left out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QrLoginSection {
+    #[serde(default)]
+    pub page: Option<String>,
+    #[serde(default)]
+    pub env_version: Option<String>,
+    #[serde(default)]
+    pub check_path: Option<bool>,
 }
 
 fn default_registration() -> String {
@@ -626,6 +642,11 @@ impl Config {
             api_base_url: app.api_base_url.clone(),
             open_base_url: app.open_base_url.clone(),
             mp_base_url: app.mp_base_url.clone(),
+            qr_login: wxauth_core::QrLoginSpec {
+                page: app.qr_login.page.clone(),
+                env_version: app.qr_login.env_version.clone(),
+                check_path: app.qr_login.check_path,
+            },
             enabled: Some(app.enabled),
         };
         wxauth_core::AppDraft::parse(spec, None, wxauth_core::AppSource::Config).map_err(|e| {

@@ -498,3 +498,89 @@ async fn scanning_the_demo_pages_qr_code_signs_the_page_in() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn scanning_the_demo_pages_mini_program_code_and_confirming_signs_the_page_in() {
+    in_browser(async |app, browser| {
+        within("opening the demo page", browser.goto(&app.url("/demo/"))).await;
+        click(browser, "mpqr-start").await;
+        // The code, a PNG the simulator drew for getwxacodeunlimit, served by wxauth, has loaded.
+        let src = wait_until(
+            browser,
+            "the Mini Program code",
+            "(() => {
+                const img = document.getElementById('mpqr');
+                return img.complete && img.naturalWidth > 0 ? img.src : null;
+            })()",
+        )
+        .await;
+        assert!(text(browser, "mpqr-login-id").await.starts_with("mql_"));
+        assert_eq!(text(browser, "mpqr-status").await, "waiting for a scan…");
+
+        // The phone: WeChat scans the image the page shows and opens the Mini Program, which
+        // reports the scan with a fresh wx.login code and, once the user agrees, confirms.
+        let openid = app.new_mp_user();
+        let image = app
+            .client
+            .get(src.as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let opened = app.sim.state().scan_wxacode_image(&openid, &image).unwrap();
+        let scanned: Value = app
+            .post(
+                "/api/v1/miniprogram/qr-logins/scan",
+                serde_json::json!({ "scene": opened.scene, "code": opened.code }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(scanned["request"]["ip"], "127.0.0.1", "{scanned}");
+        wait_until(
+            browser,
+            "the page to see the scan",
+            "document.getElementById('mpqr-status').textContent.startsWith('scanned') || null",
+        )
+        .await;
+        let res = app
+            .post_auth(
+                "/api/v1/miniprogram/qr-logins/confirm",
+                scanned["confirmToken"].as_str().unwrap(),
+                serde_json::json!({ "scene": opened.scene }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+
+        let id = wait_until(
+            browser,
+            "sign-in after the confirmation",
+            "document.body && document.body.dataset.signedIn",
+        )
+        .await;
+        let id = id.as_str().unwrap();
+        assert_eq!(text(browser, "mpqr-status").await, "signed in");
+
+        let key = app.admin_key().await;
+        let res = admin(
+            app,
+            &key,
+            reqwest::Method::GET,
+            &format!("/api/v1/admin/users/{id}"),
+            None,
+        )
+        .await;
+        let account: Value = res.json().await.unwrap();
+        let identities = account["identities"].as_array().unwrap();
+        assert!(
+            identities
+                .iter()
+                .any(|i| i["app"] == Apps::MP && i["openid"] == openid),
+            "{account}"
+        );
+    })
+    .await;
+}

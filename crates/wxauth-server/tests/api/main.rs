@@ -18,6 +18,7 @@ mod miniprogram;
 mod oauth;
 mod official;
 mod openapi;
+mod qr_logins;
 mod rate_limits;
 mod security;
 mod sessions;

@@ -5,11 +5,13 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Statement};
 use wxauth_testkit::{TestDatabase, backends};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 14] = [
     "admin_keys",
     "apps",
     "audit_log",
     "bind_codes",
+    "mp_qr_login_images",
+    "mp_qr_logins",
     "oauth_states",
     "official_followers",
     "qr_logins",
@@ -39,10 +41,14 @@ async fn tables(db: &sea_orm::DatabaseConnection) -> Vec<String> {
         ))
         .await
         .unwrap();
-    rows.iter()
+    // Sorted here: the databases' collations order `_` differently.
+    let mut tables: Vec<String> = rows
+        .iter()
         .map(|r| r.try_get_by_index::<String>(0).unwrap())
         .filter(|t| t != "seaql_migrations")
-        .collect()
+        .collect();
+    tables.sort();
+    tables
 }
 
 #[tokio::test]

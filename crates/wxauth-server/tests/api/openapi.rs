@@ -22,7 +22,7 @@ async fn every_documented_path_is_served_and_documented_with_examples() {
                     .replace("{app}", "mp")
                     .replace("{id}", "00000000-0000-0000-0000-000000000000")
                     .replace("{identityId}", "1")
-                    .replace("{loginId}", "ql_x")
+                    .replace("{loginId}", "mql_x")
                     .replace("{key}", "mp");
                 let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let res = app.request(method.clone(), &concrete, None, None).await;
@@ -69,7 +69,7 @@ async fn a_wrong_method_on_any_route_is_a_405_naming_the_right_ones() {
                 .replace("{app}", "mp")
                 .replace("{id}", "00000000-0000-0000-0000-000000000000")
                 .replace("{identityId}", "1")
-                .replace("{loginId}", "ql_x")
+                .replace("{loginId}", "mql_x")
                 .replace("{key}", "mp");
             for method in all.iter().filter(|m| !served.iter().any(|s| s == *m)) {
                 let res = app
