@@ -121,7 +121,10 @@ mod tests {
     fn content_round_trips_with_every_allowed_scene_symbol() {
         let original = code("a=1&b=2!#$'()*+,/:;?@-._~", "pages/login/index");
         let content = original.to_content();
-        assert!(content.starts_with("wxauth-sim://wxacode?appid=wx1&page=pages"), "{content}");
+        assert!(
+            content.starts_with("wxauth-sim://wxacode?appid=wx1&page=pages"),
+            "{content}"
+        );
         assert_eq!(MiniCode::parse(&content), Some(original));
         let home = code("abc", "");
         assert_eq!(MiniCode::parse(&home.to_content()), Some(home));

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use wxauth_core::mp_qr_login::{MpQrLoginScanned, MpQrLoginState, Scanner};
-use wxauth_core::{CoreError, RequestContext};
+use wxauth_core::{CoreError, LoginChanged, RequestContext};
 
 use super::Result;
 use crate::dto::TokenResponse;
@@ -202,9 +202,11 @@ fn wants_events(req: &HttpRequest) -> bool {
 
 /// What a stream does next.
 enum Step {
-    /// Send this state, then wait for a change.
+    /// Send this state (if it changed), then wait.
     Send(Box<MpQrLoginState>),
-    /// Read the state again after a wake-up or a keep-alive.
+    /// Wait for a change, the login's expiry or the next keep-alive.
+    Wait,
+    /// Read the state again: the login changed or expired.
     Read,
     Done,
 }
@@ -214,9 +216,13 @@ struct Streaming {
     ctx: RequestContext,
     login_id: String,
     step: Step,
+    /// Registered before each read of the state, so that a change right after the read wakes
+    /// the stream.
+    changed: Option<LoginChanged>,
     /// The last status sent, so that a wake-up without a change sends nothing.
     sent: Option<&'static str>,
-    expires_in: i64,
+    /// When the login expires, by the last state read.
+    expires: tokio::time::Instant,
 }
 
 async fn open_stream(
@@ -224,6 +230,7 @@ async fn open_stream(
     ctx: RequestContext,
     login_id: String,
 ) -> Result<HttpResponse> {
+    let changed = state.wxauth.watch_mp_qr_login(&login_id)?;
     // Errors before the first event are ordinary answers: 404, 410, 429.
     let first = state
         .wxauth
@@ -234,8 +241,9 @@ async fn open_stream(
         ctx,
         login_id,
         step: Step::Send(Box::new(first)),
+        changed: Some(changed),
         sent: None,
-        expires_in: 0,
+        expires: tokio::time::Instant::now(),
     };
     state.metrics.qr_login_streams(1);
     Ok(HttpResponse::Ok()
@@ -244,38 +252,77 @@ async fn open_stream(
         // Compression and proxy buffering would hold events back.
         .insert_header(ContentEncoding::Identity)
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(events(streaming)))
+        .streaming(Counted {
+            events: Box::pin(events(streaming)),
+            state,
+        }))
 }
 
+/// A stream of events, counted in the open-streams gauge until it ends or its client goes.
+struct Counted<S> {
+    events: std::pin::Pin<Box<S>>,
+    state: web::Data<HttpState>,
+}
+
+impl<S: Stream> Stream for Counted<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        self.events.as_mut().poll_next(cx)
+    }
+}
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        self.state.metrics.qr_login_streams(-1);
+    }
+}
+
+/// A stream costs nothing between events: no read of the store on a keep-alive, only when the
+/// login changed (here or, through the change feed, on another instance) or expired.
 fn events(
     streaming: Streaming,
 ) -> impl Stream<Item = std::result::Result<Bytes, std::convert::Infallible>> {
     stream::unfold(streaming, |mut s| async move {
         loop {
             match std::mem::replace(&mut s.step, Step::Done) {
-                Step::Done => {
-                    s.state.metrics.qr_login_streams(-1);
-                    return None;
-                }
+                Step::Done => return None,
                 Step::Send(current) => {
                     let body = StatusResponse::from(current.as_ref());
-                    s.expires_in = body.expires_in.unwrap_or(s.expires_in);
+                    if let Some(expires_in) = body.expires_in {
+                        let left =
+                            Duration::from_secs(u64::try_from(expires_in.max(0)).unwrap_or(0));
+                        // A second late, so that the read finds it expired.
+                        s.expires = tokio::time::Instant::now() + left + Duration::from_secs(1);
+                    }
                     let changed = s.sent != Some(body.status);
                     s.sent = Some(body.status);
                     s.step = if current.is_final() {
                         Step::Done
                     } else {
-                        wait(&s).await
+                        Step::Wait
                     };
                     if changed {
                         return Some((Ok(event("status", &body)), s));
                     }
-                    if matches!(s.step, Step::Read) {
-                        // Woken without a change this time: nothing to send yet.
-                        continue;
+                }
+                Step::Wait => {
+                    // No watcher (a login id of another shape): nothing will ever change.
+                    let changed = s.changed.as_mut()?;
+                    tokio::select! {
+                        () = changed => s.step = Step::Read,
+                        () = tokio::time::sleep_until(s.expires) => s.step = Step::Read,
+                        () = tokio::time::sleep(KEEP_ALIVE) => {
+                            s.step = Step::Wait;
+                            return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
+                        }
                     }
                 }
                 Step::Read => {
+                    s.changed = s.state.wxauth.watch_mp_qr_login(&s.login_id).ok();
                     s.step = match s.state.wxauth.stream_mp_qr_login(&s.ctx, &s.login_id).await {
                         Ok(current) => Step::Send(Box::new(current)),
                         // It was open when the stream began: housekeeping removed it expired.
@@ -292,21 +339,6 @@ fn events(
             }
         }
     })
-}
-
-/// Waits for the login to change, a keep-alive or its expiry, whichever is first.
-async fn wait(s: &Streaming) -> Step {
-    let changed = match s.state.wxauth.watch_mp_qr_login(&s.login_id) {
-        Ok(changed) => changed,
-        Err(_) => return Step::Done,
-    };
-    // Registered before this read: a change in between is not missed.
-    let until_expiry = Duration::from_secs(u64::try_from(s.expires_in.max(0)).unwrap_or(0) + 1);
-    let timeout = KEEP_ALIVE.min(until_expiry);
-    tokio::select! {
-        () = changed => Step::Read,
-        () = tokio::time::sleep(timeout) => Step::Read,
-    }
 }
 
 fn event(name: &str, body: &impl Serialize) -> Bytes {
