@@ -160,6 +160,12 @@ impl AppDraft {
             mp_base_url: base("mpBaseUrl", spec.mp_base_url)?,
         };
         let qr_login = spec.qr_login.parse()?;
+        if kind != AppKind::MiniProgram && qr_login != MiniProgramCode::default() {
+            return Err(ValidationError::new(
+                "qrLogin",
+                "only Mini Programs draw scan-login codes",
+            ));
+        }
         Ok(AppDraft {
             key,
             kind,

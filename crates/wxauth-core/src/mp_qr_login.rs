@@ -6,7 +6,8 @@
 //! the scene is in the code, so anyone who sees or scans it knows it, and it can only scan. The
 //! scan hands the scanner a confirmation token, and only that token confirms or cancels: a
 //! second WeChat user scanning the same code is refused. Both keys, and the confirmation
-//! token, are stored as hashes.
+//! token, are stored as hashes (the code image, kept for the life of the login, shows the
+//! scene, as the desktop's screen does).
 //!
 //! Tokens are not made at confirmation but at the desktop's next poll, as in the Official
 //! Account's scan-to-login: nothing secret waits in a row. The account rules are checked at
@@ -35,8 +36,8 @@ pub const SCENE_CHARS: usize = 32;
 /// The longest User-Agent kept for the Mini Program to show.
 const MAX_AGENT_CHARS: usize = 512;
 /// How far back each look at the change feed reaches before the previous one ended: the
-/// instances' clocks may differ by this much.
-const CLOCK_SKEW: Duration = Duration::seconds(2);
+/// instances' clocks may differ, and a commit may land after its stamp, by this much.
+const FEED_OVERLAP: Duration = Duration::seconds(10);
 const CHANGES_PER_SYNC: u64 = 10_000;
 const EXPIRED_PER_SWEEP: u64 = 1_000;
 
@@ -146,8 +147,13 @@ impl Wxauth {
         })
     }
 
-    /// The code image of a login that is still open.
-    pub async fn mp_qr_login_image(&self, login_id: &str) -> CoreResult<CodeImage> {
+    /// The code image of a login that is still open (rate-limited like a poll).
+    pub async fn mp_qr_login_image(
+        &self,
+        ctx: &RequestContext,
+        login_id: &str,
+    ) -> CoreResult<CodeImage> {
+        self.admit(ctx, LimitClass::Poll, None).await?;
         let hash = login_hash(login_id)?;
         let open = |login: &MpQrLoginRecord| {
             login.expires_at > self.now()
@@ -603,12 +609,14 @@ impl Wxauth {
         if expired.is_empty() {
             return Ok(0);
         }
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(expired.len());
         for login in &expired {
+            // Finished logins go quietly; unfinished ones are audited as expired.
             if matches!(
                 login.status,
                 MpQrLoginStatus::Consumed | MpQrLoginStatus::Cancelled
             ) {
+                entries.push((login, None));
                 continue;
             }
             let app = self.apps.by_id(login.app_id).await.ok();
@@ -627,23 +635,32 @@ impl Wxauth {
                 .app_opt(app.as_ref().map(|a| &a.key))
                 .user_opt(user)
                 .reason(note);
-            entries.push(event.into_entry(&RequestContext::default(), now));
+            entries.push((
+                login,
+                Some(event.into_entry(&RequestContext::default(), now)),
+            ));
             if let Some(app) = &app {
                 self.telemetry
                     .qr_login(app.key.as_str(), kind::MP_QR_EXPIRED, None);
             }
         }
-        let ids: Vec<i64> = expired.iter().map(|l| l.id).collect();
+        // Every instance sweeps: the one whose delete removes a login is the one that audits it.
         let mut tx = self.store.begin().await?;
         let result = async {
-            for entry in &entries {
-                tx.append_audit(entry).await?;
+            let mut deleted = 0;
+            for (login, entry) in &entries {
+                if tx.delete_mp_qr_logins(&[login.id]).await? == 1 {
+                    deleted += 1;
+                    if let Some(entry) = entry {
+                        tx.append_audit(entry).await?;
+                    }
+                }
             }
-            Ok(tx.delete_mp_qr_logins(&ids).await?)
+            Ok(deleted)
         }
         .await;
         let deleted = finish(tx, result).await?;
-        for login in &expired {
+        for (login, _) in &entries {
             self.qr_watchers.wake(&login.login_hash);
         }
         Ok(deleted)
@@ -651,26 +668,32 @@ impl Wxauth {
 
     /// Wakes this instance's streams whose logins another instance moved on, from the store's
     /// change feed. Cheap when nothing is watched: the server calls it a few times a second.
+    ///
+    /// The feed is read where the changes are written (a replica may lag), and each look
+    /// reaches [`FEED_OVERLAP`] back before the previous one ended: a change stamped by a clock
+    /// a little behind, or committed a little after its stamp, is still seen. A change is woken
+    /// for once, however many looks see it.
     pub async fn sync_qr_login_watchers(&self) -> CoreResult<()> {
         let now = self.now();
         if !self.qr_watchers.sweep() {
             self.qr_watchers.set_synced_until(now);
             return Ok(());
         }
-        let since = self.qr_watchers.synced_until().unwrap_or(now) - CLOCK_SKEW;
-        let changed = self
-            .store
-            .read()
+        let since = self.qr_watchers.synced_until().unwrap_or(now) - FEED_OVERLAP;
+        let mut tx = self.store.begin().await?;
+        let result = tx
             .mp_qr_logins_changed_since(since, CHANGES_PER_SYNC)
-            .await?;
-        for (hash, _) in &changed {
-            if self.qr_watchers.is_watched(hash) {
-                self.qr_watchers.wake(hash);
-            }
+            .await
+            .map_err(Into::into);
+        let changed = finish(tx, result).await?;
+        for (hash, at) in &changed {
+            self.qr_watchers.wake_if_newer(hash, *at);
         }
+        self.qr_watchers
+            .forget_changes_before(now - FEED_OVERLAP * 2);
         // A full page may not be all: continue from its last change next time.
         let until = match changed.last() {
-            Some((_, at)) if changed.len() as u64 == CHANGES_PER_SYNC => *at + CLOCK_SKEW,
+            Some((_, at)) if changed.len() as u64 == CHANGES_PER_SYNC => *at + FEED_OVERLAP,
             _ => now,
         };
         self.qr_watchers.set_synced_until(until);

@@ -20,6 +20,9 @@ pub(crate) struct Watchers {
     waiting: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
     /// Up to where the change feed was read.
     synced_until: Mutex<Option<Timestamp>>,
+    /// The latest change of each login the feed woke for, so that the overlap between two
+    /// looks at the feed wakes nobody twice.
+    woken_for: Mutex<HashMap<String, Timestamp>>,
 }
 
 /// Resolves when the watched login changed (or the service is shutting down).
@@ -68,6 +71,25 @@ impl Watchers {
 
     pub(crate) fn is_watched(&self, key: &str) -> bool {
         lock(&self.waiting).contains_key(key)
+    }
+
+    /// Wakes a watched login for a change the feed reported, unless it was woken for this
+    /// change (or a later one) already.
+    pub(crate) fn wake_if_newer(&self, key: &str, changed_at: Timestamp) {
+        if !self.is_watched(key) {
+            return;
+        }
+        let mut woken_for = lock(&self.woken_for);
+        if woken_for.get(key).is_some_and(|seen| *seen >= changed_at) {
+            return;
+        }
+        woken_for.insert(key.to_owned(), changed_at);
+        drop(woken_for);
+        self.wake(key);
+    }
+
+    pub(crate) fn forget_changes_before(&self, before: Timestamp) {
+        lock(&self.woken_for).retain(|_, at| *at >= before);
     }
 
     pub(crate) fn synced_until(&self) -> Option<Timestamp> {

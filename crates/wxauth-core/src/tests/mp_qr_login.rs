@@ -188,7 +188,7 @@ async fn the_scene_never_reads_the_login_and_guesses_find_nothing() {
         poll(&h, &scene).await.unwrap_err(),
         CoreError::NotFound(_)
     ));
-    assert!(h.wxauth.mp_qr_login_image(&scene).await.is_err());
+    assert!(h.wxauth.mp_qr_login_image(&h.ctx(), &scene).await.is_err());
     // A guessed scene, or one of another shape.
     for guess in ["A".repeat(32), "short".into(), format!("{scene}x")] {
         assert!(matches!(
@@ -222,7 +222,12 @@ async fn a_cancelled_login_tells_the_desktop_and_cannot_be_confirmed() {
             .unwrap_err(),
         CoreError::QrLoginFinished
     ));
-    assert!(h.wxauth.mp_qr_login_image(&login_id).await.is_err());
+    assert!(
+        h.wxauth
+            .mp_qr_login_image(&h.ctx(), &login_id)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -374,7 +379,7 @@ async fn a_watcher_is_woken_by_the_scan_and_by_the_change_feed() {
 
     // Another instance on the same store confirms: this one learns it from the change feed.
     let other = h.sibling();
-    h.clock.advance(time::Duration::seconds(10));
+    h.clock.advance(time::Duration::seconds(30));
     let mut remote = h.wxauth.watch_mp_qr_login(&login_id).unwrap();
     h.wxauth.sync_qr_login_watchers().await.unwrap();
     assert_eq!((&mut remote).now_or_never(), None, "nothing changed since");

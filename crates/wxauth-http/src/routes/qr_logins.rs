@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::header::{self, ContentEncoding};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use futures::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -22,6 +22,8 @@ use crate::state::HttpState;
 
 /// A stream says it is alive this often, so that proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Every this many keep-alives a stream reads its login's state even without a wake-up.
+const READ_EVERY_KEEP_ALIVES: u32 = 4;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -94,13 +96,18 @@ pub async fn start_qr_login(
     responses(
         (status = 200, description = "The image", content_type = "image/png"),
         (status = 404, description = "NOT_FOUND: unknown, finished or expired", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
 #[get("/api/v1/miniprogram/qr-logins/{loginId}/image")]
 pub async fn qr_login_image(
     state: web::Data<HttpState>,
+    ctx: Ctx,
     login_id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let image = state.wxauth.mp_qr_login_image(&login_id).await?;
+    let image = state
+        .wxauth
+        .mp_qr_login_image(&ctx.context, &login_id)
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type(image.media_type)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
@@ -223,6 +230,7 @@ struct Streaming {
     sent: Option<&'static str>,
     /// When the login expires, by the last state read.
     expires: tokio::time::Instant,
+    keep_alives: u32,
 }
 
 async fn open_stream(
@@ -244,6 +252,7 @@ async fn open_stream(
         changed: Some(changed),
         sent: None,
         expires: tokio::time::Instant::now(),
+        keep_alives: 0,
     };
     state.metrics.qr_login_streams(1);
     Ok(HttpResponse::Ok()
@@ -316,23 +325,36 @@ fn events(
                         () = changed => s.step = Step::Read,
                         () = tokio::time::sleep_until(s.expires) => s.step = Step::Read,
                         () = tokio::time::sleep(KEEP_ALIVE) => {
-                            s.step = Step::Wait;
+                            // Every few keep-alives the state is read anyway, in case a wake-up
+                            // was lost (an instance that stopped between its write and the
+                            // feed's next look, say): a lost one costs a minute, not the login.
+                            s.keep_alives += 1;
+                            s.step = if s.keep_alives % READ_EVERY_KEEP_ALIVES == 0 {
+                                Step::Read
+                            } else {
+                                Step::Wait
+                            };
                             return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), s));
                         }
                     }
                 }
                 Step::Read => {
                     s.changed = s.state.wxauth.watch_mp_qr_login(&s.login_id).ok();
-                    s.step = match s.state.wxauth.stream_mp_qr_login(&s.ctx, &s.login_id).await {
+                    // Boxed: the use case's future is large, and held inline it would make
+                    // every waiting stream as large as its biggest step.
+                    let read = Box::pin(s.state.wxauth.stream_mp_qr_login(&s.ctx, &s.login_id));
+                    s.step = match read.await {
                         Ok(current) => Step::Send(Box::new(current)),
                         // It was open when the stream began: housekeeping removed it expired.
                         Err(CoreError::NotFound(_)) => {
                             Step::Send(Box::new(MpQrLoginState::Expired))
                         }
+                        // Not `error`: EventSource hands a server event of that name to the
+                        // handler of its own connection errors.
                         Err(e) => {
                             let error = ApiError::from(e);
-                            let body = error.body("stream");
-                            return Some((Ok(event("error", &body)), s));
+                            let body = error.body(s.ctx.request_id.as_deref().unwrap_or(""));
+                            return Some((Ok(event("failure", &body)), s));
                         }
                     };
                 }
@@ -460,10 +482,16 @@ impl From<MpQrLoginScanned> for ScanResponse {
 pub async fn scan_qr_login(
     state: web::Data<HttpState>,
     ctx: Ctx,
-    auth: MaybeAuth,
+    req: HttpRequest,
     body: Json<ScanRequest>,
 ) -> Result<HttpResponse> {
-    let scanner = match (&body.code, &auth.0) {
+    // A code vouches for the scanner by itself: an access token sent along (a stale one the
+    // Mini Program still holds, say) is not even looked at.
+    let claims = match &body.code {
+        Some(_) => None,
+        None => MaybeAuth::extract(&req).await?.0,
+    };
+    let scanner = match (&body.code, &claims) {
         (Some(code), _) => Scanner::Code(code),
         (None, Some(claims)) => Scanner::SignedIn(claims),
         (None, None) => {
@@ -519,9 +547,11 @@ pub async fn confirm_qr_login(
         .wxauth
         .confirm_mp_qr_login(&ctx.context, &body.scene, &token.0)
         .await?;
-    Ok(HttpResponse::Ok().json(DecisionResponse {
-        status: "confirmed",
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DecisionResponse {
+            status: "confirmed",
+        }))
 }
 
 /// The scanner cancels: the desktop sees `cancelled`.
@@ -547,7 +577,9 @@ pub async fn cancel_qr_login(
         .wxauth
         .cancel_mp_qr_login(&ctx.context, &body.scene, &token.0)
         .await?;
-    Ok(HttpResponse::Ok().json(DecisionResponse {
-        status: "cancelled",
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DecisionResponse {
+            status: "cancelled",
+        }))
 }
