@@ -1,6 +1,7 @@
 //! `wxauth-bench`: starts the simulator in-process and `wxauth-server` as a child process, then
-//! measures new-user logins, returning logins and authenticated GETs at a fixed concurrency,
-//! and the server's memory idle and under load. In the same run it measures the floor the
+//! measures new-user logins, returning logins, authenticated GETs and scan-login status polls
+//! at a fixed concurrency, the server's memory idle and under load, and what holding scan-login
+//! event streams open costs it. In the same run it measures the floor the
 //! dependencies allow — the simulator alone answering `jscode2session`, and on PostgreSQL the
 //! database alone running each scenario's statements (`pgbench`) — and prints wxauth's rate as
 //! a fraction of it, which varies much less than the machine's speed does. Prints a summary
@@ -56,6 +57,15 @@ struct Args {
     /// Authenticated GETs of /api/v1/me.
     #[arg(long, default_value_t = 200_000)]
     gets: usize,
+    /// Mini Program scan-logins started before the status polls (each draws a code).
+    #[arg(long, default_value_t = 500)]
+    qr_logins: usize,
+    /// Status polls of those scan-logins.
+    #[arg(long, default_value_t = 100_000)]
+    qr_polls: usize,
+    /// Event streams of scan-logins held open at once by the one server (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    qr_streams: usize,
     /// Seconds of returning logins at half the rate measured above, sent on a fixed schedule
     /// (0 skips it): what a stall costs shows as the maximum latency and the requests over
     /// 100 ms.
@@ -302,6 +312,9 @@ async fn start_server(
         .env("WXAUTH__JWT__SECRET", JWT_SECRET)
         // The load comes from one IP: per-IP limits would measure the limiter.
         .env("WXAUTH__RATE_LIMITS__ENABLED", "false")
+        // Room for the held event streams, all from this one address.
+        .env("WXAUTH__SERVER__MAX_CONNECTIONS", "16384")
+        .env("WXAUTH__SERVER__MAX_CONNECTIONS_PER_IP", "0")
         .env(
             "WXAUTH__LOG__LEVEL",
             std::env::var("WXAUTH_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
@@ -502,6 +515,28 @@ async fn main() -> anyhow::Result<()> {
         .await?,
     );
 
+    // Scan-login status polls, spread over logins waiting for their scan.
+    let login_ids = start_qr_logins(&host, args.qr_logins.max(1)).await?;
+    let requests = (0..args.qr_polls)
+        .map(|i| {
+            let path = format!(
+                "/api/v1/miniprogram/qr-logins/{}",
+                login_ids[i % login_ids.len()]
+            );
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes()
+        })
+        .collect();
+    runs.push(
+        load_server(
+            &host,
+            "scan-login polls",
+            requests,
+            args.connections,
+            database,
+        )
+        .await?,
+    );
+
     // A steady rate, half the maximum measured above.
     let steady = if args.steady_seconds > 0 {
         let rate = runs
@@ -535,6 +570,13 @@ async fn main() -> anyhow::Result<()> {
     let peak_kb = peak.load(Ordering::Relaxed).max(rss_kb(pid, "VmHWM:"));
     let idle_after_kb = rss_kb(pid, "VmRSS:");
 
+    // Event streams held open: what each costs the server in memory.
+    let streams = if args.qr_streams > 0 {
+        Some(hold_streams(&host, pid, &login_ids, args.qr_streams).await?)
+    } else {
+        None
+    };
+
     // The database alone, on the rows wxauth just wrote, while wxauth idles.
     let mut db_floors = Vec::new();
     if backend == "postgres" && args.floor_seconds > 0 {
@@ -557,8 +599,8 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .find(|(name, _)| *name == r.name)
                 .map(|(_, rate)| *rate);
-            // Logins need the simulator too; GETs only the database.
-            let sim = (r.name != "authenticated GETs").then(|| sim_floor.rate());
+            // Logins need the simulator too; GETs and polls only the database.
+            let sim = r.name.ends_with("logins").then(|| sim_floor.rate());
             Floors { sim, db }
         })
         .collect();
@@ -569,6 +611,7 @@ async fn main() -> anyhow::Result<()> {
         &runs,
         &floors,
         steady.as_ref(),
+        streams.as_ref(),
         &Memory {
             idle_kb,
             peak_kb,
@@ -657,6 +700,7 @@ fn print_summary(
     runs: &[Run],
     floors: &[Floors],
     steady: Option<&Run>,
+    streams: Option<&Streams>,
     memory: &Memory,
 ) {
     let Memory {
@@ -746,6 +790,18 @@ fn print_summary(
         );
     }
     let mb = |kb: u64| kb as f64 / 1024.0;
+    if let Some(st) = streams {
+        let _ = writeln!(
+            o,
+            "\nscan-login event streams: {} open at once (each with its first event) in {:.1} s, \
+             server RSS {:.1} MB with them open ({:.1} MB before), {:.2} KB per stream",
+            st.open,
+            st.opened_in.as_secs_f64(),
+            mb(st.rss_kb),
+            mb(st.before_kb),
+            st.rss_kb.saturating_sub(st.before_kb) as f64 / st.open.max(1) as f64
+        );
+    }
     let _ = writeln!(
         o,
         "\nserver memory (RSS): idle {:.1} MB, peak under load {:.1} MB, after load {:.1} MB",
@@ -795,10 +851,102 @@ fn print_summary(
             r.over_ms(100) == 0,
         ));
     }
+    if let Some(r) = find("scan-login polls") {
+        checks.push(("scan-login polls >= 5000/s".to_owned(), r.rate() >= 5_000.0));
+    }
+    if let Some(st) = streams {
+        checks.push((
+            format!("{} event streams open at <= 64 MB", args.qr_streams),
+            st.open == args.qr_streams && mb(st.rss_kb) <= 64.0,
+        ));
+    }
     checks.push(("idle memory <= 20 MB".to_owned(), mb(idle_kb) <= 20.0));
     checks.push(("memory under load <= 64 MB".to_owned(), mb(peak_kb) <= 64.0));
     let _ = writeln!(o, "\ntargets:");
     for (name, ok) in checks {
         let _ = writeln!(o, "  [{}] {name}", if ok { "met" } else { "MISSED" });
     }
+}
+
+/// Starts `count` Mini Program scan-logins (each draws a code at the simulator); their ids.
+async fn start_qr_logins(host: &str, count: usize) -> anyhow::Result<Vec<String>> {
+    let mut conn = Connection::open(host).await?;
+    let request = post_json(host, "/api/v1/miniprogram/qr-logins", "{}");
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let res = conn.send(&request).await?;
+        let body: serde_json::Value = serde_json::from_slice(&res.body)
+            .with_context(|| format!("scan-login start: HTTP {}", res.status))?;
+        let id = body["loginId"]
+            .as_str()
+            .with_context(|| format!("scan-login start: {body}"))?;
+        ids.push(id.to_owned());
+    }
+    Ok(ids)
+}
+
+/// What holding event streams open cost.
+struct Streams {
+    open: usize,
+    opened_in: Duration,
+    before_kb: u64,
+    rss_kb: u64,
+}
+
+/// Opens `count` event streams over the logins, each its own connection, waits for every
+/// first event, and reads the server's memory with all of them open.
+async fn hold_streams(
+    host: &str,
+    pid: u32,
+    login_ids: &[String],
+    count: usize,
+) -> anyhow::Result<Streams> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let before_kb = rss_kb(pid, "VmRSS:");
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(count);
+    // A few hundred at a time: the accept queue is finite.
+    for chunk in (0..count).collect::<Vec<_>>().chunks(256) {
+        let mut opening = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            let request = format!(
+                "GET /api/v1/miniprogram/qr-logins/{} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n",
+                login_ids[i % login_ids.len()]
+            );
+            let host = host.to_owned();
+            opening.push(tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&host).await?;
+                stream.write_all(request.as_bytes()).await?;
+                let mut buf = vec![0u8; 1024];
+                let mut filled = 0;
+                // Until the first event has arrived in full.
+                while !buf[..filled].windows(3).any(|w| w == b"}\n\n") {
+                    if filled == buf.len() {
+                        bail!("the first event is larger than 1 KB");
+                    }
+                    let n = stream.read(&mut buf[filled..]).await?;
+                    if n == 0 {
+                        bail!("the stream closed before its first event");
+                    }
+                    filled += n;
+                }
+                anyhow::Ok(stream)
+            }));
+        }
+        for task in opening {
+            open.push(task.await??);
+        }
+    }
+    let opened_in = started.elapsed();
+    // Long enough for the allocator to hand back what the openings freed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_kb = rss_kb(pid, "VmRSS:");
+    let streams = Streams {
+        open: open.len(),
+        opened_in,
+        before_kb,
+        rss_kb,
+    };
+    drop(open);
+    Ok(streams)
 }
