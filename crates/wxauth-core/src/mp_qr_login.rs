@@ -670,7 +670,7 @@ impl Wxauth {
     /// change feed. Cheap when nothing is watched: the server calls it a few times a second.
     ///
     /// The feed is read where the changes are written (a replica may lag), and each look
-    /// reaches [`FEED_OVERLAP`] back before the previous one ended: a change stamped by a clock
+    /// reaches ten seconds back before the previous one ended: a change stamped by a clock
     /// a little behind, or committed a little after its stamp, is still seen. A change is woken
     /// for once, however many looks see it.
     pub async fn sync_qr_login_watchers(&self) -> CoreResult<()> {
