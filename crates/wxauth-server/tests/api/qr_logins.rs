@@ -274,6 +274,36 @@ async fn a_signed_in_mini_program_user_scans_with_their_access_token() {
 }
 
 #[tokio::test]
+async fn a_scan_with_a_code_ignores_a_stale_access_token_sent_along() {
+    each_backend(async |app| {
+        let base = app.address.as_str();
+        let openid = app.new_mp_user();
+        let (_, body) = start(app, base).await;
+        let (scene, code) = scan_image(app, base, &body, &openid).await;
+        let res = post(
+            app,
+            base,
+            "/api/v1/miniprogram/qr-logins/scan",
+            Some("not-an-access-token"),
+            json!({ "scene": scene, "code": code }),
+        )
+        .await;
+        assert_eq!(res.status(), 200, "the code vouches for the scanner");
+        // Without a code the token is all there is, and a bad one is refused.
+        let res = post(
+            app,
+            base,
+            "/api/v1/miniprogram/qr-logins/scan",
+            Some("not-an-access-token"),
+            json!({ "scene": scene }),
+        )
+        .await;
+        expect_error(res, 401, "UNAUTHORIZED").await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn closed_registration_refuses_an_unknown_scanner_in_the_mini_program() {
     each_backend_with(
         TestOptions::default().mp_registration("closed"),
