@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use secrecy::SecretString;
 use time::Duration;
 use wxauth_domain::{App, AppKind, OpenId, PublicUserId, RegistrationPolicy, UnionId};
 
@@ -353,7 +354,11 @@ impl Wxauth {
         scanner: Scanner<'_>,
     ) -> Result<MpQrLoginScanned, (CoreError, Option<PublicUserId>)> {
         check_open(login, self.now()).map_err(|e| (e, None))?;
-        let (openid, unionid) = self
+        // Before the wx.login code is spent: a confirmed login takes no more scans.
+        if login.status == MpQrLoginStatus::Confirmed {
+            return Err((CoreError::QrLoginFinished, None));
+        }
+        let (openid, unionid, session_key) = self
             .scanner_identity(app, scanner)
             .await
             .map_err(|e| (e, None))?;
@@ -364,12 +369,22 @@ impl Wxauth {
         {
             return Err((CoreError::QrLoginTaken, None));
         }
-        if login.status == MpQrLoginStatus::Confirmed {
-            return Err((CoreError::QrLoginFinished, None));
-        }
         let user = self
             .check_may_sign_in(app, &openid, unionid.as_ref())
             .await?;
+        // The wx.login behind the code replaced the user's session key at WeChat: keep the new
+        // one, or a later encryptedData of theirs would not decrypt. (An account made by this
+        // sign-in gets its key at its next Mini Program login.)
+        let known_identity = match &session_key {
+            Some(_) => self
+                .store
+                .read()
+                .identity_with_user(app.id, &openid)
+                .await
+                .map_err(|e| (e.into(), user))?
+                .map(|(identity, _)| identity.id),
+            None => None,
+        };
         let confirm_token = random_token(CONFIRM_TOKEN_PREFIX, 32);
         let scan = MpQrScan {
             id: login.id,
@@ -384,6 +399,9 @@ impl Wxauth {
             if !tx.mark_mp_qr_login_scanned(&scan, now).await? {
                 // Another WeChat user scanned first, or the login moved on or expired.
                 return Err(CoreError::QrLoginTaken);
+            }
+            if let (Some(identity), Some(key)) = (known_identity, &session_key) {
+                tx.record_sign_in(identity, Some(key), None, now).await?;
             }
             let event = AuditEvent::ok(kind::MP_QR_SCANNED)
                 .app(&app.key)
@@ -409,14 +427,14 @@ impl Wxauth {
         &self,
         app: &App,
         scanner: Scanner<'_>,
-    ) -> CoreResult<(OpenId, Option<UnionId>)> {
+    ) -> CoreResult<(OpenId, Option<UnionId>, Option<SecretString>)> {
         match scanner {
             Scanner::Code(code) => {
                 if code.is_empty() || code.len() > 128 {
                     return Err(CoreError::validation("code", "must be a wx.login code"));
                 }
                 let session = self.wechat.code_to_session(app, code).await?;
-                Ok((session.openid, session.unionid))
+                Ok((session.openid, session.unionid, Some(session.session_key)))
             }
             Scanner::SignedIn(claims) => {
                 let user = self.current_user(claims).await?;
@@ -427,7 +445,7 @@ impl Wxauth {
                     .filter(|i| i.app_id == app.id)
                     .max_by_key(|i| (i.last_login_at, i.id))
                     .ok_or(CoreError::NotFound("WeChat identity in this app"))?;
-                Ok((identity.openid, identity.unionid))
+                Ok((identity.openid, identity.unionid, None))
             }
         }
     }

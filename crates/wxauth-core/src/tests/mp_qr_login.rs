@@ -391,3 +391,49 @@ async fn a_watcher_is_woken_by_the_scan_and_by_the_change_feed() {
     h.wxauth.sync_qr_login_watchers().await.unwrap();
     assert_eq!((&mut remote).now_or_never(), Some(()), "woken by the feed");
 }
+
+#[tokio::test]
+async fn a_scan_with_a_code_keeps_the_new_session_key_of_a_known_user() {
+    let h = Harness::new(RegistrationPolicy::Open).await;
+    signed_in(login(&h, "oAlice", None).await.unwrap());
+    let (_, scene) = start(&h).await;
+    let code = code(&h, "oAlice");
+    h.wxauth
+        .scan_mp_qr_login(&h.ctx(), &scene, Scanner::Code(&code))
+        .await
+        .unwrap();
+    let (_, key) = h
+        .store
+        .snapshot()
+        .identities
+        .into_iter()
+        .find(|(i, _)| i.openid.as_str() == "oAlice")
+        .unwrap();
+    // The fake WeChat derives each session key from its code.
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&key.unwrap()),
+        format!("key-for-{code}")
+    );
+}
+
+#[tokio::test]
+async fn a_confirmed_login_refuses_a_scan_before_spending_its_code() {
+    let h = Harness::new(RegistrationPolicy::Open).await;
+    let (_, scene) = start(&h).await;
+    let token = scan(&h, &scene, "oScanner").await.unwrap();
+    h.wxauth
+        .confirm_mp_qr_login(&h.ctx(), &scene, &token)
+        .await
+        .unwrap();
+    let code = code(&h, "oScanner");
+    let err = h
+        .wxauth
+        .scan_mp_qr_login(&h.ctx(), &scene, Scanner::Code(&code))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoreError::QrLoginFinished));
+    assert!(
+        h.wechat.logins.lock().unwrap().contains_key(&code),
+        "the wx.login code is still good for the Mini Program's own login"
+    );
+}
