@@ -60,6 +60,22 @@ impl Wxauth {
         Ok(user)
     }
 
+    /// The signed-in user's WeChat identity in `app`: with several WeChat users of that app,
+    /// the one that signed in last.
+    pub(crate) async fn current_identity_in(
+        &self,
+        claims: &AccessClaims,
+        app: &App,
+    ) -> CoreResult<IdentityRecord> {
+        let user = self.current_user(claims).await?;
+        let identities = self.store.read().identities_of(user.id).await?;
+        identities
+            .into_iter()
+            .filter(|i| i.app_id == app.id)
+            .max_by_key(|i| (i.last_login_at, i.id))
+            .ok_or(CoreError::NotFound("WeChat identity in this app"))
+    }
+
     pub async fn me(&self, claims: &AccessClaims) -> CoreResult<Account> {
         let found = self.store.read().account_of(&claims.sub).await?;
         let (user, identities) =

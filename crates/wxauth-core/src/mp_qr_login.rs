@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use time::Duration;
-use wxauth_domain::{App, AppKind, OpenId, PublicUserId, RegistrationPolicy, UnionId};
+use wxauth_domain::{App, AppKind, IdentityId, OpenId, PublicUserId, RegistrationPolicy, UnionId};
 
 use crate::audit::{AuditEvent, kind};
 use crate::error::{CoreError, CoreResult};
@@ -75,6 +75,15 @@ impl MpQrLoginState {
     pub fn is_final(&self) -> bool {
         !matches!(self, Self::Pending { .. } | Self::Scanned { .. })
     }
+}
+
+/// What the account rules found for a scanner who may sign in.
+#[derive(Debug, Default)]
+struct Signable {
+    /// The account, when there is one.
+    user: Option<PublicUserId>,
+    /// The scanner's WeChat identity in the app, when it has one.
+    identity: Option<IdentityId>,
 }
 
 /// Who scans: a WeChat user vouched for by a fresh `wx.login` code, or a signed-in user.
@@ -369,22 +378,9 @@ impl Wxauth {
         {
             return Err((CoreError::QrLoginTaken, None));
         }
-        let user = self
+        let Signable { user, identity } = self
             .check_may_sign_in(app, &openid, unionid.as_ref())
             .await?;
-        // The wx.login behind the code replaced the user's session key at WeChat: keep the new
-        // one, or a later encryptedData of theirs would not decrypt. (An account made by this
-        // sign-in gets its key at its next Mini Program login.)
-        let known_identity = match &session_key {
-            Some(_) => self
-                .store
-                .read()
-                .identity_with_user(app.id, &openid)
-                .await
-                .map_err(|e| (e.into(), user))?
-                .map(|(identity, _)| identity.id),
-            None => None,
-        };
         let confirm_token = random_token(CONFIRM_TOKEN_PREFIX, 32);
         let scan = MpQrScan {
             id: login.id,
@@ -400,7 +396,10 @@ impl Wxauth {
                 // Another WeChat user scanned first, or the login moved on or expired.
                 return Err(CoreError::QrLoginTaken);
             }
-            if let (Some(identity), Some(key)) = (known_identity, &session_key) {
+            // The wx.login behind the code replaced the user's session key at WeChat: keep the
+            // new one, or a later encryptedData of theirs would not decrypt. (An account made by
+            // this sign-in gets its key at its next Mini Program login.)
+            if let (Some(identity), Some(key)) = (identity, &session_key) {
                 tx.record_sign_in(identity, Some(key), None, now).await?;
             }
             let event = AuditEvent::ok(kind::MP_QR_SCANNED)
@@ -437,44 +436,44 @@ impl Wxauth {
                 Ok((session.openid, session.unionid, Some(session.session_key)))
             }
             Scanner::SignedIn(claims) => {
-                let user = self.current_user(claims).await?;
-                let identities = self.store.read().identities_of(user.id).await?;
-                // With several WeChat users of this Mini Program, the one that signed in last.
-                let identity = identities
-                    .into_iter()
-                    .filter(|i| i.app_id == app.id)
-                    .max_by_key(|i| (i.last_login_at, i.id))
-                    .ok_or(CoreError::NotFound("WeChat identity in this app"))?;
+                let identity = self.current_identity_in(claims, app).await?;
                 Ok((identity.openid, identity.unionid, None))
             }
         }
     }
 
     /// The account rules a confirmation must meet: not blocked, and registrable when unknown.
-    /// Answers the account's public id when there is one.
+    /// Answers the account's public id when there is one, and the scanner's identity in the
+    /// app when it has one.
     async fn check_may_sign_in(
         &self,
         app: &App,
         openid: &OpenId,
         unionid: Option<&UnionId>,
-    ) -> Result<Option<PublicUserId>, (CoreError, Option<PublicUserId>)> {
+    ) -> Result<Signable, (CoreError, Option<PublicUserId>)> {
         let lookup = async {
             let mut read = self.store.read();
-            if let Some((_, user)) = read.identity_with_user(app.id, openid).await? {
-                return Ok(Some(user));
+            if let Some((identity, user)) = read.identity_with_user(app.id, openid).await? {
+                return Ok((Some(user), Some(identity.id)));
             }
-            Ok::<_, CoreError>(match unionid {
+            let linked = match unionid {
                 Some(unionid) => read.user_by_unionid(unionid).await?,
                 None => None,
-            })
+            };
+            Ok::<_, CoreError>((linked, None))
         };
         match lookup.await.map_err(|e| (e, None))? {
-            Some(user) if user.is_blocked() => Err((CoreError::UserBlocked, Some(user.public_id))),
-            Some(user) => Ok(Some(user.public_id)),
-            None if app.registration == RegistrationPolicy::Closed => {
+            (Some(user), _) if user.is_blocked() => {
+                Err((CoreError::UserBlocked, Some(user.public_id)))
+            }
+            (Some(user), identity) => Ok(Signable {
+                user: Some(user.public_id),
+                identity,
+            }),
+            (None, _) if app.registration == RegistrationPolicy::Closed => {
                 Err((CoreError::RegistrationClosed, None))
             }
-            None => Ok(None),
+            (None, _) => Ok(Signable::default()),
         }
     }
 
@@ -567,6 +566,7 @@ impl Wxauth {
         let user = if to == MpQrLoginStatus::Confirmed {
             self.check_may_sign_in(app, &openid, login.unionid.as_ref())
                 .await?
+                .user
         } else {
             None
         };

@@ -123,14 +123,7 @@ impl Wxauth {
         app: Option<&str>,
     ) -> CoreResult<FollowerStatus> {
         let app = self.official_app(app).await?;
-        let user = self.current_user(claims).await?;
-        let identities = self.store.read().identities_of(user.id).await?;
-        // With several WeChat users of this Official Account, the one that signed in last.
-        let identity = identities
-            .into_iter()
-            .filter(|i| i.app_id == app.id)
-            .max_by_key(|i| (i.last_login_at, i.id))
-            .ok_or(CoreError::NotFound("WeChat identity in this app"))?;
+        let identity = self.current_identity_in(claims, &app).await?;
         Ok(self.wechat.follower_status(&app, &identity.openid).await?)
     }
 
