@@ -15,6 +15,7 @@ mod m20261123_000003_official;
 mod m20261123_000004_admin;
 mod m20261202_000005_identities_per_app;
 mod m20261203_000006_mini_program_qr_logins;
+mod m20261204_000007_oidc;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_admin::Migration),
             Box::new(m20261202_000005_identities_per_app::Migration),
             Box::new(m20261203_000006_mini_program_qr_logins::Migration),
+            Box::new(m20261204_000007_oidc::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod error;
 pub mod ids;
+pub mod oidc;
 pub mod phone;
 pub mod profile;
 pub mod redirect;
@@ -20,6 +21,9 @@ pub mod wxa_code;
 pub use app::{App, AppEndpoints, AppKind, AppName, BaseUrl, EncodingAesKey, RegistrationPolicy};
 pub use error::ValidationError;
 pub use ids::{AppId, AppKey, IdentityId, OpenId, PublicUserId, UnionId, UserId, WechatAppId};
+pub use oidc::{
+    ClientApps, ClientKind, OidcClient, RegisteredRedirectUri, Scope, ScopeSet, SignInMethod,
+};
 pub use phone::PhoneNumber;
 pub use profile::{AvatarUrl, Nickname};
 pub use redirect::{RedirectAllowList, RedirectRule};

@@ -1,5 +1,6 @@
-//! Deleting what has outlived its use: expired refresh tokens, one-time codes and states, event
-//! dedupe keys, finished scan-to-logins, and audit entries past their retention.
+//! Deleting what has outlived its use: expired refresh tokens and OpenID browser sessions,
+//! one-time codes, states and OpenID authorizations, event dedupe keys, finished scan-to-logins,
+//! and audit entries past their retention.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use wxauth_core::RepoError;
@@ -7,7 +8,8 @@ use wxauth_domain::Timestamp;
 
 use crate::convert::to_db;
 use crate::entities::{
-    audit_log, bind_codes, oauth_states, qr_logins, refresh_tokens, wechat_events,
+    audit_log, bind_codes, oauth_states, oidc_authorizations, oidc_browser_sessions, qr_logins,
+    refresh_tokens, wechat_events,
 };
 use crate::errors::db_err;
 use crate::store::SqlStore;
@@ -15,9 +17,10 @@ use crate::store::SqlStore;
 /// What to keep, as cut-off instants: rows older than these go.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
-    /// Refresh tokens that expired before this (kept a while so a late reuse is recognised).
+    /// Refresh tokens and OpenID browser sessions that expired before this (kept a while so a
+    /// late reuse is recognised).
     pub refresh_tokens: Timestamp,
-    /// Bind codes, OAuth states and QR logins that expired before this.
+    /// Bind codes, OAuth states, QR logins and OpenID authorizations that expired before this.
     pub one_time_codes: Timestamp,
     /// Event dedupe keys received before this (WeChat retries within seconds).
     pub events: Timestamp,
@@ -28,6 +31,8 @@ pub struct Retention {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
     pub refresh_tokens: u64,
+    /// OpenID browser sessions.
+    pub browser_sessions: u64,
     pub one_time_codes: u64,
     pub events: u64,
     pub audit: u64,
@@ -41,6 +46,11 @@ impl SqlStore {
             let mut purged = Purged {
                 refresh_tokens: refresh_tokens::Entity::delete_many()
                     .filter(refresh_tokens::Column::ExpiresAt.lt(to_db(keep.refresh_tokens)))
+                    .exec(&tx)
+                    .await?
+                    .rows_affected,
+                browser_sessions: oidc_browser_sessions::Entity::delete_many()
+                    .filter(oidc_browser_sessions::Column::ExpiresAt.lt(to_db(keep.refresh_tokens)))
                     .exec(&tx)
                     .await?
                     .rows_affected,
@@ -58,6 +68,10 @@ impl SqlStore {
                     .await?,
                 qr_logins::Entity::delete_many()
                     .filter(qr_logins::Column::ExpiresAt.lt(codes))
+                    .exec(&tx)
+                    .await?,
+                oidc_authorizations::Entity::delete_many()
+                    .filter(oidc_authorizations::Column::ExpiresAt.lt(codes))
                     .exec(&tx)
                     .await?,
             ] {

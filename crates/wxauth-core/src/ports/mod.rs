@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod limits;
+pub mod oidc_store;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
@@ -11,7 +12,8 @@ pub mod wechat;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use limits::{LimitClass, LimitKey, RateLimiter, Refused, Unlimited};
+pub use oidc_store::*;
 pub use store::*;
 pub use telemetry::{NoTelemetry, SignInOutcome, Telemetry};
-pub use tokens::{AccessClaims, AccessTokenSigner, TokenError};
+pub use tokens::{AccessClaims, AccessTokenSigner, ProviderSigner, TokenError};
 pub use wechat::*;

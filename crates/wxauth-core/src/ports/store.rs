@@ -20,6 +20,7 @@ use wxauth_domain::{
 
 pub use crate::apps::AppDraft;
 use crate::error::RepoError;
+use crate::ports::{OidcReads, OidcWrites};
 
 pub type RepoResult<T> = Result<T, RepoError>;
 
@@ -44,6 +45,7 @@ pub trait Reader:
     + MpQrLoginReads
     + AuditReads
     + AdminKeyReads
+    + OidcReads
     + Send
 {
 }
@@ -58,6 +60,7 @@ impl<T> Reader for T where
         + MpQrLoginReads
         + AuditReads
         + AdminKeyReads
+        + OidcReads
         + Send
         + ?Sized
 {
@@ -76,6 +79,7 @@ pub trait Transaction:
     + MpQrLoginWrites
     + AuditWrites
     + AdminKeyWrites
+    + OidcWrites
 {
     /// Makes every write of the transaction durable, or none of them. A write the adapter
     /// deferred may fail here, with the error it would have had (a unique key, say).

@@ -40,3 +40,24 @@ pub trait AccessTokenSigner: Send + Sync {
     /// The public keys as a JWK Set, when the signer uses asymmetric keys.
     fn jwks(&self) -> Option<serde_json::Value>;
 }
+
+/// The OpenID provider's signer: ID tokens and RFC 9068 access tokens, always with an
+/// asymmetric key (RS256 first) whose public part the JWK Set publishes.
+pub trait ProviderSigner: Send + Sync {
+    /// Signs `claims` as a compact JWS whose header names `typ` (`JWT`, or `at+jwt`).
+    fn sign(&self, typ: &'static str, claims: &serde_json::Value) -> Result<String, TokenError>;
+    /// Checks the algorithm, key, signature, `typ` header and `exp` (with `verify_exp`); the
+    /// caller checks the claims that depend on who asks (`iss`, `aud`).
+    fn verify(
+        &self,
+        typ: &'static str,
+        token: &str,
+        verify_exp: bool,
+    ) -> Result<serde_json::Value, TokenError>;
+    /// The JWS algorithm ID tokens are signed with, for `at_hash`.
+    fn algorithm(&self) -> &'static str;
+    /// Every algorithm the provider's keys can sign with.
+    fn algorithms(&self) -> Vec<&'static str>;
+    /// The public keys, as JWKs.
+    fn jwks(&self) -> Vec<serde_json::Value>;
+}

@@ -11,7 +11,8 @@ use std::pin::Pin;
 use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 use wxauth_domain::{
-    App, AppId, IdentityId, OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, UserStatus,
+    App, AppId, ClientApps, ClientKind, IdentityId, OidcClient, OpenId, PhoneNumber, PublicUserId,
+    RegisteredRedirectUri, ScopeSet, SignInMethod, Timestamp, UnionId, UserStatus,
 };
 
 use crate::apps::{AppDraft, AppSource, AppSpec};
@@ -46,6 +47,8 @@ cases!(
     admin_keys_are_revoked_once,
     deleting_a_user_deletes_their_identities_and_sessions,
     concurrent_transactions_lose_no_write,
+    oidc_clients_round_trip,
+    oidc_codes_and_grants_are_single_use,
 );
 
 /// Runs every case against `store`, naming the case that fails.
@@ -1034,4 +1037,555 @@ async fn mini_program_scan_logins_keep_their_code_and_move_once(store: &dyn Stor
             .unwrap()
             .is_none()
     );
+}
+
+fn redirect_uri(s: &str) -> RegisteredRedirectUri {
+    RegisteredRedirectUri::parse("redirectUris", s).unwrap()
+}
+
+/// A client with every field set, its apps the given app; its row id is the store's to give.
+fn new_oidc_client(app: &App) -> OidcClient {
+    OidcClient {
+        id: 0,
+        client_id: unique("rp"),
+        name: "Relying party".into(),
+        kind: ClientKind::Confidential,
+        secret_hash: Some(unique("sh")),
+        redirect_uris: vec![
+            redirect_uri("https://rp.example.com/cb"),
+            redirect_uri("http://localhost:3000/cb?tenant=1"),
+        ],
+        post_logout_redirect_uris: vec![redirect_uri("https://rp.example.com/bye")],
+        scopes: ScopeSet::all(),
+        apps: ClientApps {
+            official_account: Some(app.key.clone()),
+            website: Some(app.key.clone()),
+            mini_program: Some(app.key.clone()),
+        },
+        first_party: true,
+        access_token_ttl: 900,
+        refresh_token_ttl: 30 * 86_400,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+/// Inserts a new client; returns it as stored.
+async fn insert_oidc_client(store: &dyn Store, app: &App) -> OidcClient {
+    let client = new_oidc_client(app);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_oidc_client(&client).await.unwrap();
+    tx.commit().await.unwrap();
+    store
+        .read()
+        .oidc_client(&client.client_id)
+        .await
+        .unwrap()
+        .expect("the client was inserted")
+}
+
+pub async fn oidc_clients_round_trip(store: &dyn Store) {
+    let app = new_app(store).await;
+    let client = new_oidc_client(&app);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_oidc_client(&client).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut read = store.read();
+    let stored = read
+        .oidc_client(&client.client_id)
+        .await
+        .unwrap()
+        .expect("found by client id");
+    assert_eq!(
+        stored,
+        OidcClient {
+            id: stored.id,
+            ..client.clone()
+        },
+        "every field reads back as written"
+    );
+    assert_eq!(
+        read.oidc_client_by_id(stored.id).await.unwrap(),
+        Some(stored.clone()),
+        "found by row id"
+    );
+    assert!(
+        read.list_oidc_clients()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c == &stored)
+    );
+    assert!(read.oidc_client(&unique("rp")).await.unwrap().is_none());
+    assert!(read.oidc_client_by_id(i64::MAX).await.unwrap().is_none());
+
+    let changed = OidcClient {
+        // Neither the client id nor the creation time changes.
+        client_id: unique("rp"),
+        created_at: now() + Duration::days(1),
+        name: "Renamed".into(),
+        kind: ClientKind::Public,
+        secret_hash: None,
+        redirect_uris: vec![redirect_uri("https://rp.example.com/other")],
+        post_logout_redirect_uris: Vec::new(),
+        scopes: ScopeSet::parse("openid profile").unwrap(),
+        apps: ClientApps {
+            official_account: None,
+            website: None,
+            mini_program: Some(app.key.clone()),
+        },
+        first_party: false,
+        access_token_ttl: 300,
+        refresh_token_ttl: 86_400,
+        updated_at: now() + Duration::seconds(5),
+        ..stored.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.update_oidc_client(&changed).await.unwrap());
+    let missing = OidcClient {
+        id: i64::MAX,
+        ..changed.clone()
+    };
+    assert!(
+        !tx.update_oidc_client(&missing).await.unwrap(),
+        "no such client"
+    );
+    tx.commit().await.unwrap();
+    let updated = store
+        .read()
+        .oidc_client_by_id(stored.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        updated,
+        OidcClient {
+            client_id: stored.client_id.clone(),
+            created_at: stored.created_at,
+            ..changed.clone()
+        }
+    );
+
+    let impostor = OidcClient {
+        name: "Impostor".into(),
+        ..client.clone()
+    };
+    assert_conflict(store.begin().await.unwrap(), move |tx| {
+        Box::pin(async move { tx.insert_oidc_client(&impostor).await })
+    })
+    .await;
+    let kept = store
+        .read()
+        .oidc_client(&client.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.name, "Renamed", "the first client is untouched");
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_oidc_client(stored.id).await.unwrap());
+    assert!(!tx.delete_oidc_client(stored.id).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut read = store.read();
+    assert!(read.oidc_client(&client.client_id).await.unwrap().is_none());
+    assert!(
+        !read
+            .list_oidc_clients()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.id == stored.id)
+    );
+}
+
+pub async fn oidc_codes_and_grants_are_single_use(store: &dyn Store) {
+    let app = new_app(store).await;
+    let (public_id, _) = new_user(store, app.id).await;
+    let user = user_id(store, &public_id).await;
+    let client_pk = insert_oidc_client(store, &app).await.id;
+
+    // An authorization request, kept while the user signs in.
+    let request_hash = unique("rq");
+    let params = AuthorizationParams {
+        redirect_uri: "https://rp.example.com/cb".into(),
+        scope: ScopeSet::parse("openid profile offline_access").unwrap(),
+        state: Some("af0ifjsldkj".into()),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+        force_consent: true,
+        ui_locales: Some("zh-CN en".into()),
+    };
+    let request = NewAuthorization {
+        request_hash: request_hash.clone(),
+        client_pk,
+        params: params.clone(),
+        method: None,
+        expires_at: now() + Duration::minutes(10),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_authorization(&request, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let pending = store
+        .read()
+        .authorization_by_request(&request_hash)
+        .await
+        .unwrap()
+        .expect("found by its request");
+    assert_eq!(
+        pending,
+        AuthorizationRecord {
+            id: pending.id,
+            client_pk,
+            params: params.clone(),
+            method: None,
+            qr_login_id: None,
+            expires_at: now() + Duration::minutes(10),
+            user_id: None,
+            auth_time: None,
+            session_hash: None,
+            code_hash: None,
+            code_expires_at: None,
+            redeemed_at: None,
+            family: None,
+        }
+    );
+    let again = request.clone();
+    assert_conflict(store.begin().await.unwrap(), move |tx| {
+        Box::pin(async move { tx.insert_authorization(&again, now()).await })
+    })
+    .await;
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.set_authorization_method(pending.id, SignInMethod::WechatOaQr, Some("ql_1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.set_authorization_method(i64::MAX, SignInMethod::WechatOaQr, None)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let chosen = store
+        .read()
+        .authorization_by_request(&request_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(chosen.method, Some(SignInMethod::WechatOaQr));
+    assert_eq!(chosen.qr_login_id.as_deref(), Some("ql_1"));
+
+    // The sign-in gives it a code, once.
+    let session_hash = unique("bs");
+    let code_hash = unique("cd");
+    let signed_in = AuthorizationGrant {
+        user_id: user,
+        method: SignInMethod::WechatOaQr,
+        auth_time: now() + Duration::seconds(30),
+        session_hash: session_hash.clone(),
+        code_hash: code_hash.clone(),
+        code_expires_at: now() + Duration::seconds(90),
+    };
+    let second = AuthorizationGrant {
+        code_hash: unique("cd"),
+        ..signed_in.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.complete_authorization(pending.id, &signed_in)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.complete_authorization(pending.id, &second)
+            .await
+            .unwrap(),
+        "the request is single-use"
+    );
+    tx.commit().await.unwrap();
+    let mut read = store.read();
+    let completed = read
+        .authorization_by_code(&code_hash)
+        .await
+        .unwrap()
+        .expect("found by its code");
+    assert_eq!(completed.id, pending.id);
+    assert_eq!(completed.params, params);
+    assert_eq!(completed.user_id, Some(user));
+    assert_eq!(completed.method, Some(SignInMethod::WechatOaQr));
+    assert_eq!(completed.auth_time, Some(now() + Duration::seconds(30)));
+    assert_eq!(
+        completed.session_hash.as_deref(),
+        Some(session_hash.as_str())
+    );
+    assert_eq!(
+        completed.code_expires_at,
+        Some(now() + Duration::seconds(90))
+    );
+    assert_eq!(completed.redeemed_at, None);
+    assert!(
+        read.authorization_by_code(&second.code_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The code is redeemed once.
+    let family = unique("f");
+    let redeemed_at = now() + Duration::seconds(40);
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.redeem_authorization(pending.id, &family, redeemed_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.redeem_authorization(pending.id, &unique("f"), redeemed_at)
+            .await
+            .unwrap(),
+        "the code is single-use"
+    );
+    tx.commit().await.unwrap();
+    let redeemed = store
+        .read()
+        .authorization_by_code(&code_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(redeemed.family.as_deref(), Some(family.as_str()));
+    assert_eq!(redeemed.redeemed_at, Some(redeemed_at));
+
+    // A browser session, revoked once; and one of a user written in the same transaction.
+    let newcomer = PublicUserId::new_random();
+    let newcomer_session = unique("bs");
+    let session = |hash: &str, user: UserRef| NewBrowserSession {
+        session_hash: hash.to_owned(),
+        user,
+        method: SignInMethod::WechatOaQr,
+        auth_time: now() + Duration::seconds(30),
+        expires_at: now() + Duration::days(7),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_browser_session(&session(&session_hash, UserRef::Public(public_id)), now())
+        .await
+        .unwrap();
+    tx.insert_user(&new_user_row(newcomer, None), now())
+        .await
+        .unwrap();
+    tx.insert_browser_session(
+        &session(&newcomer_session, UserRef::Public(newcomer)),
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let taken = session(&session_hash, UserRef::Id(user));
+    assert_conflict(store.begin().await.unwrap(), move |tx| {
+        Box::pin(async move { tx.insert_browser_session(&taken, now()).await })
+    })
+    .await;
+    let mut read = store.read();
+    let browser = read
+        .browser_session(&session_hash)
+        .await
+        .unwrap()
+        .expect("found by its hash");
+    assert_eq!(
+        browser,
+        BrowserSessionRecord {
+            id: browser.id,
+            session_hash: session_hash.clone(),
+            user_id: user,
+            method: SignInMethod::WechatOaQr,
+            auth_time: now() + Duration::seconds(30),
+            expires_at: now() + Duration::days(7),
+            revoked_at: None,
+        }
+    );
+    assert_eq!(
+        read.browser_session(&newcomer_session)
+            .await
+            .unwrap()
+            .map(|s| s.user_id),
+        Some(user_id(store, &newcomer).await)
+    );
+    let revoked_at = now() + Duration::minutes(1);
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.revoke_browser_session(&session_hash, revoked_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.revoke_browser_session(&session_hash, revoked_at)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store
+            .read()
+            .browser_session(&session_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(revoked_at)
+    );
+
+    // A consent given twice is one, with the later scope.
+    let mut tx = store.begin().await.unwrap();
+    tx.put_consent(user, client_pk, ScopeSet::parse("openid").unwrap(), now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let wider = ScopeSet::parse("openid profile phone").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.put_consent(user, client_pk, wider, now() + Duration::seconds(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let expected = ConsentRecord {
+        client_pk,
+        scope: wider,
+        granted_at: now() + Duration::seconds(1),
+    };
+    let mut read = store.read();
+    assert_eq!(read.consents_of(user).await.unwrap(), std::slice::from_ref(&expected));
+    assert_eq!(
+        read.consent(user, client_pk).await.unwrap(),
+        Some(expected.clone())
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_consent(user, client_pk).await.unwrap());
+    assert!(!tx.delete_consent(user, client_pk).await.unwrap());
+    tx.commit().await.unwrap();
+    assert!(
+        store
+            .read()
+            .consent(user, client_pk)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Grants: one revoked alone, the others of the user and client together.
+    let families = [unique("f"), unique("f"), unique("f")];
+    let new_grant = |family: &str| NewOidcGrant {
+        family: family.to_owned(),
+        client_pk,
+        user: UserRef::Public(public_id),
+        scope: params.scope,
+        method: SignInMethod::WechatOaQr,
+        auth_time: now() + Duration::seconds(30),
+    };
+    let mut tx = store.begin().await.unwrap();
+    for family in &families {
+        tx.insert_oidc_grant(&new_grant(family), now())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let taken = new_grant(&families[0]);
+    assert_conflict(store.begin().await.unwrap(), move |tx| {
+        Box::pin(async move { tx.insert_oidc_grant(&taken, now()).await })
+    })
+    .await;
+    assert_eq!(
+        store.read().oidc_grant(&families[0]).await.unwrap(),
+        Some(OidcGrantRecord {
+            family: families[0].clone(),
+            client_pk,
+            user_id: user,
+            scope: params.scope,
+            method: SignInMethod::WechatOaQr,
+            auth_time: now() + Duration::seconds(30),
+            revoked_at: None,
+        })
+    );
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        tx.revoke_oidc_grant(&families[0], revoked_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.revoke_oidc_grant(&families[0], revoked_at)
+            .await
+            .unwrap()
+    );
+    let mut revoked = tx
+        .revoke_oidc_grants_of(user, client_pk, revoked_at)
+        .await
+        .unwrap();
+    revoked.sort();
+    let mut rest = families[1..].to_vec();
+    rest.sort();
+    assert_eq!(revoked, rest, "the grants still live");
+    assert!(
+        tx.revoke_oidc_grants_of(user, client_pk, revoked_at)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.commit().await.unwrap();
+    let mut read = store.read();
+    for family in &families {
+        let grant = read.oidc_grant(family).await.unwrap().unwrap();
+        assert_eq!(grant.revoked_at, Some(revoked_at), "{family}");
+    }
+
+    // Deleting the user deletes their authorizations, sessions, consents and grants.
+    let mut tx = store.begin().await.unwrap();
+    tx.put_consent(user, client_pk, wider, now()).await.unwrap();
+    assert!(tx.delete_user(user).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut read = store.read();
+    assert!(
+        read.authorization_by_request(&request_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(read.browser_session(&session_hash).await.unwrap().is_none());
+    assert!(read.consents_of(user).await.unwrap().is_empty());
+    for family in &families {
+        assert!(read.oidc_grant(family).await.unwrap().is_none(), "{family}");
+    }
+
+    // Deleting the client deletes what is left of it.
+    let other = NewAuthorization {
+        request_hash: unique("rq"),
+        ..request
+    };
+    let newcomer = user_id(store, &newcomer).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_authorization(&other, now()).await.unwrap();
+    tx.put_consent(newcomer, client_pk, wider, now())
+        .await
+        .unwrap();
+    tx.insert_oidc_grant(
+        &NewOidcGrant {
+            user: UserRef::Id(newcomer),
+            ..new_grant(&unique("f"))
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_oidc_client(client_pk).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut read = store.read();
+    assert!(
+        read.authorization_by_request(&other.request_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(read.consents_of(newcomer).await.unwrap().is_empty());
+    assert!(read.oidc_client_by_id(client_pk).await.unwrap().is_none());
 }

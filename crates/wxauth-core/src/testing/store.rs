@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use futures::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 use secrecy::SecretString;
 use wxauth_domain::{
-    App, AppId, AppKey, IdentityId, OpenId, PhoneNumber, PublicUserId, Timestamp, UnionId, User,
-    UserId, UserStatus,
+    App, AppId, AppKey, IdentityId, OidcClient, OpenId, PhoneNumber, PublicUserId, ScopeSet,
+    SignInMethod, Timestamp, UnionId, User, UserId, UserStatus,
 };
 
 use crate::error::RepoError;
@@ -36,6 +36,12 @@ pub struct State {
     pub mp_qr_logins: Vec<FakeMpQrLogin>,
     pub audit: Vec<AuditEntry>,
     pub admin_keys: Vec<AdminKeyRecord>,
+    pub oidc_clients: Vec<OidcClient>,
+    /// By request hash.
+    pub oidc_authorizations: Vec<(String, AuthorizationRecord)>,
+    pub browser_sessions: Vec<BrowserSessionRecord>,
+    pub consents: Vec<(UserId, ConsentRecord)>,
+    pub oidc_grants: Vec<OidcGrantRecord>,
 }
 
 /// A Mini Program scan-login row: its hashed keys, the record, its image and change time.
@@ -430,6 +436,12 @@ impl UserWrites for FakeHandle {
         Ok(before != self.state.identities.len())
     }
     async fn delete_user(&mut self, user: UserId) -> RepoResult<bool> {
+        self.state.oidc_grants.retain(|g| g.user_id != user);
+        self.state.consents.retain(|(u, _)| *u != user);
+        self.state.browser_sessions.retain(|s| s.user_id != user);
+        self.state
+            .oidc_authorizations
+            .retain(|(_, a)| a.user_id != Some(user));
         self.state.identities.retain(|(i, _)| i.user_id != user);
         self.state.refresh.retain(|(_, r)| r.user_id != user);
         let before = self.state.users.len();
@@ -878,5 +890,353 @@ impl AdminKeyWrites for FakeHandle {
             |k| k.key_id == key_id && k.revoked_at.is_none(),
             |k| k.revoked_at = Some(now),
         ))
+    }
+}
+
+#[async_trait]
+impl OidcClientReads for FakeHandle {
+    async fn oidc_client(&mut self, client_id: &str) -> RepoResult<Option<OidcClient>> {
+        Ok(self
+            .state
+            .oidc_clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned())
+    }
+    async fn oidc_client_by_id(&mut self, id: i64) -> RepoResult<Option<OidcClient>> {
+        Ok(self.state.oidc_clients.iter().find(|c| c.id == id).cloned())
+    }
+    async fn list_oidc_clients(&mut self) -> RepoResult<Vec<OidcClient>> {
+        let mut clients = self.state.oidc_clients.clone();
+        clients.sort_by_key(|c| c.id);
+        Ok(clients)
+    }
+}
+
+#[async_trait]
+impl OidcClientWrites for FakeHandle {
+    async fn insert_oidc_client(&mut self, c: &OidcClient) -> RepoResult<()> {
+        if self
+            .state
+            .oidc_clients
+            .iter()
+            .any(|x| x.client_id == c.client_id)
+        {
+            return Err(RepoError::Conflict("oidc_clients.client_id"));
+        }
+        let id = self.state.id();
+        self.state.oidc_clients.push(OidcClient { id, ..c.clone() });
+        Ok(())
+    }
+    async fn update_oidc_client(&mut self, c: &OidcClient) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.oidc_clients,
+            |x| x.id == c.id,
+            |x| {
+                *x = OidcClient {
+                    id: x.id,
+                    client_id: x.client_id.clone(),
+                    created_at: x.created_at,
+                    ..c.clone()
+                };
+            },
+        ))
+    }
+    async fn delete_oidc_client(&mut self, id: i64) -> RepoResult<bool> {
+        self.state
+            .oidc_authorizations
+            .retain(|(_, a)| a.client_pk != id);
+        self.state.consents.retain(|(_, c)| c.client_pk != id);
+        self.state.oidc_grants.retain(|g| g.client_pk != id);
+        let before = self.state.oidc_clients.len();
+        self.state.oidc_clients.retain(|c| c.id != id);
+        Ok(before != self.state.oidc_clients.len())
+    }
+}
+
+#[async_trait]
+impl AuthorizationReads for FakeHandle {
+    async fn authorization_by_request(
+        &mut self,
+        request_hash: &str,
+    ) -> RepoResult<Option<AuthorizationRecord>> {
+        Ok(self
+            .state
+            .oidc_authorizations
+            .iter()
+            .find(|(h, _)| h == request_hash)
+            .map(|(_, a)| a.clone()))
+    }
+    async fn authorization_by_code(
+        &mut self,
+        code_hash: &str,
+    ) -> RepoResult<Option<AuthorizationRecord>> {
+        Ok(self
+            .state
+            .oidc_authorizations
+            .iter()
+            .find(|(_, a)| a.code_hash.as_deref() == Some(code_hash))
+            .map(|(_, a)| a.clone()))
+    }
+}
+
+#[async_trait]
+impl AuthorizationWrites for FakeHandle {
+    async fn insert_authorization(
+        &mut self,
+        a: &NewAuthorization,
+        _now: Timestamp,
+    ) -> RepoResult<()> {
+        if self
+            .state
+            .oidc_authorizations
+            .iter()
+            .any(|(h, _)| *h == a.request_hash)
+        {
+            return Err(RepoError::Conflict("oidc_authorizations.request_hash"));
+        }
+        let id = self.state.id();
+        self.state.oidc_authorizations.push((
+            a.request_hash.clone(),
+            AuthorizationRecord {
+                id,
+                client_pk: a.client_pk,
+                params: a.params.clone(),
+                method: a.method,
+                qr_login_id: None,
+                expires_at: a.expires_at,
+                user_id: None,
+                auth_time: None,
+                session_hash: None,
+                code_hash: None,
+                code_expires_at: None,
+                redeemed_at: None,
+                family: None,
+            },
+        ));
+        Ok(())
+    }
+    async fn set_authorization_method(
+        &mut self,
+        id: i64,
+        method: SignInMethod,
+        qr_login_id: Option<&str>,
+    ) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.oidc_authorizations,
+            |(_, a)| a.id == id,
+            |(_, a)| {
+                a.method = Some(method);
+                a.qr_login_id = qr_login_id.map(str::to_owned);
+            },
+        ))
+    }
+    async fn complete_authorization(
+        &mut self,
+        id: i64,
+        g: &AuthorizationGrant,
+    ) -> RepoResult<bool> {
+        let open = self
+            .state
+            .oidc_authorizations
+            .iter()
+            .any(|(_, a)| a.id == id && a.code_hash.is_none());
+        if !open {
+            return Ok(false);
+        }
+        if self
+            .state
+            .oidc_authorizations
+            .iter()
+            .any(|(_, a)| a.code_hash.as_deref() == Some(g.code_hash.as_str()))
+        {
+            return Err(RepoError::Conflict("oidc_authorizations.code_hash"));
+        }
+        Ok(mark(
+            &mut self.state.oidc_authorizations,
+            |(_, a)| a.id == id && a.code_hash.is_none(),
+            |(_, a)| {
+                a.user_id = Some(g.user_id);
+                a.method = Some(g.method);
+                a.auth_time = Some(g.auth_time);
+                a.session_hash = Some(g.session_hash.clone());
+                a.code_hash = Some(g.code_hash.clone());
+                a.code_expires_at = Some(g.code_expires_at);
+            },
+        ))
+    }
+    async fn redeem_authorization(
+        &mut self,
+        id: i64,
+        family: &str,
+        now: Timestamp,
+    ) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.oidc_authorizations,
+            |(_, a)| a.id == id && a.redeemed_at.is_none(),
+            |(_, a)| {
+                a.family = Some(family.to_owned());
+                a.redeemed_at = Some(now);
+            },
+        ))
+    }
+}
+
+#[async_trait]
+impl BrowserSessionReads for FakeHandle {
+    async fn browser_session(&mut self, hash: &str) -> RepoResult<Option<BrowserSessionRecord>> {
+        Ok(self
+            .state
+            .browser_sessions
+            .iter()
+            .find(|s| s.session_hash == hash)
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl BrowserSessionWrites for FakeHandle {
+    async fn insert_browser_session(
+        &mut self,
+        s: &NewBrowserSession,
+        _now: Timestamp,
+    ) -> RepoResult<()> {
+        if self
+            .state
+            .browser_sessions
+            .iter()
+            .any(|x| x.session_hash == s.session_hash)
+        {
+            return Err(RepoError::Conflict("oidc_browser_sessions.session_hash"));
+        }
+        let user_id = self.user_id_of(s.user)?;
+        let id = self.state.id();
+        self.state.browser_sessions.push(BrowserSessionRecord {
+            id,
+            session_hash: s.session_hash.clone(),
+            user_id,
+            method: s.method,
+            auth_time: s.auth_time,
+            expires_at: s.expires_at,
+            revoked_at: None,
+        });
+        Ok(())
+    }
+    async fn revoke_browser_session(&mut self, hash: &str, now: Timestamp) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.browser_sessions,
+            |s| s.session_hash == hash && s.revoked_at.is_none(),
+            |s| s.revoked_at = Some(now),
+        ))
+    }
+}
+
+#[async_trait]
+impl ConsentReads for FakeHandle {
+    async fn consent(&mut self, user: UserId, client_pk: i64) -> RepoResult<Option<ConsentRecord>> {
+        Ok(self
+            .state
+            .consents
+            .iter()
+            .find(|(u, c)| *u == user && c.client_pk == client_pk)
+            .map(|(_, c)| c.clone()))
+    }
+    async fn consents_of(&mut self, user: UserId) -> RepoResult<Vec<ConsentRecord>> {
+        let mut found: Vec<ConsentRecord> = self
+            .state
+            .consents
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .map(|(_, c)| c.clone())
+            .collect();
+        found.sort_by_key(|c| c.client_pk);
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl ConsentWrites for FakeHandle {
+    async fn put_consent(
+        &mut self,
+        user: UserId,
+        client_pk: i64,
+        scope: ScopeSet,
+        now: Timestamp,
+    ) -> RepoResult<()> {
+        let record = ConsentRecord {
+            client_pk,
+            scope,
+            granted_at: now,
+        };
+        let replaced = mark(
+            &mut self.state.consents,
+            |(u, c)| *u == user && c.client_pk == client_pk,
+            |(_, c)| *c = record.clone(),
+        );
+        if !replaced {
+            self.state.consents.push((user, record));
+        }
+        Ok(())
+    }
+    async fn delete_consent(&mut self, user: UserId, client_pk: i64) -> RepoResult<bool> {
+        let before = self.state.consents.len();
+        self.state
+            .consents
+            .retain(|(u, c)| !(*u == user && c.client_pk == client_pk));
+        Ok(before != self.state.consents.len())
+    }
+}
+
+#[async_trait]
+impl OidcGrantReads for FakeHandle {
+    async fn oidc_grant(&mut self, family: &str) -> RepoResult<Option<OidcGrantRecord>> {
+        Ok(self
+            .state
+            .oidc_grants
+            .iter()
+            .find(|g| g.family == family)
+            .cloned())
+    }
+}
+
+#[async_trait]
+impl OidcGrantWrites for FakeHandle {
+    async fn insert_oidc_grant(&mut self, g: &NewOidcGrant, _now: Timestamp) -> RepoResult<()> {
+        if self.state.oidc_grants.iter().any(|x| x.family == g.family) {
+            return Err(RepoError::Conflict("oidc_grants.family"));
+        }
+        let user_id = self.user_id_of(g.user)?;
+        self.state.oidc_grants.push(OidcGrantRecord {
+            family: g.family.clone(),
+            client_pk: g.client_pk,
+            user_id,
+            scope: g.scope,
+            method: g.method,
+            auth_time: g.auth_time,
+            revoked_at: None,
+        });
+        Ok(())
+    }
+    async fn revoke_oidc_grant(&mut self, family: &str, now: Timestamp) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.oidc_grants,
+            |g| g.family == family && g.revoked_at.is_none(),
+            |g| g.revoked_at = Some(now),
+        ))
+    }
+    async fn revoke_oidc_grants_of(
+        &mut self,
+        user: UserId,
+        client_pk: i64,
+        now: Timestamp,
+    ) -> RepoResult<Vec<String>> {
+        let mut families = Vec::new();
+        for g in self.state.oidc_grants.iter_mut() {
+            if g.user_id == user && g.client_pk == client_pk && g.revoked_at.is_none() {
+                g.revoked_at = Some(now);
+                families.push(g.family.clone());
+            }
+        }
+        Ok(families)
     }
 }

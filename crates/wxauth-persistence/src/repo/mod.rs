@@ -7,5 +7,6 @@ mod bind_codes;
 mod mp_qr_logins;
 mod oauth_states;
 mod official;
+mod oidc;
 mod sessions;
 pub(crate) mod users;

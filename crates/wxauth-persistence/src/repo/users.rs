@@ -18,7 +18,10 @@ use wxauth_domain::{
 use crate::cipher::Purpose;
 use crate::convert::{self, from_db, phone_to_db, to_db};
 use crate::deferred::{SignIn, Table};
-use crate::entities::{refresh_tokens, users, wechat_identities};
+use crate::entities::{
+    oidc_authorizations, oidc_browser_sessions, oidc_consents, oidc_grants, refresh_tokens, users,
+    wechat_identities,
+};
 use crate::errors::db_err;
 use crate::store::{Backing, Conn, TxConn};
 
@@ -352,6 +355,26 @@ impl UserWrites for TxConn {
     async fn delete_user(&mut self, user: UserId) -> RepoResult<bool> {
         // Explicit deletes rather than relying on ON DELETE CASCADE, which an operator's
         // hand-made schema might lack.
+        oidc_grants::Entity::delete_many()
+            .filter(oidc_grants::Column::UserId.eq(user.0))
+            .exec(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        oidc_consents::Entity::delete_many()
+            .filter(oidc_consents::Column::UserId.eq(user.0))
+            .exec(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        oidc_browser_sessions::Entity::delete_many()
+            .filter(oidc_browser_sessions::Column::UserId.eq(user.0))
+            .exec(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        oidc_authorizations::Entity::delete_many()
+            .filter(oidc_authorizations::Column::UserId.eq(user.0))
+            .exec(self.synced().await?)
+            .await
+            .map_err(db_err)?;
         refresh_tokens::Entity::delete_many()
             .filter(refresh_tokens::Column::UserId.eq(user.0))
             .exec(self.synced().await?)
