@@ -29,6 +29,23 @@ pub mod kind {
     pub const MP_QR_CONFIRMED: &str = "mp_qr_login.confirmed";
     pub const MP_QR_CANCELLED: &str = "mp_qr_login.cancelled";
     pub const MP_QR_EXPIRED: &str = "mp_qr_login.expired";
+    pub const ADMIN_OIDC_CLIENT_CREATE: &str = "admin.oidc_client_create";
+    pub const ADMIN_OIDC_CLIENT_UPDATE: &str = "admin.oidc_client_update";
+    pub const ADMIN_OIDC_CLIENT_SECRET: &str = "admin.oidc_client_secret_rotate";
+    pub const ADMIN_OIDC_CLIENT_DELETE: &str = "admin.oidc_client_delete";
+    /// A code issued to a client (after sign-in, SSO and consent).
+    pub const OIDC_AUTHORIZE: &str = "oidc.authorize";
+    /// An authorization request refused (and redirected with its error).
+    pub const OIDC_AUTHORIZE_REFUSED: &str = "oidc.authorize_refused";
+    pub const OIDC_CONSENT: &str = "oidc.consent";
+    pub const OIDC_CONSENT_WITHDRAW: &str = "oidc.consent_withdraw";
+    /// Tokens issued at the token endpoint; the reason names the grant type and client.
+    pub const OIDC_TOKEN: &str = "oidc.token";
+    pub const OIDC_TOKEN_REFUSED: &str = "oidc.token_refused";
+    /// A code presented a second time: its tokens are revoked.
+    pub const OIDC_CODE_REUSE: &str = "oidc.code_reuse";
+    pub const OIDC_REVOKE: &str = "oidc.revoke";
+    pub const OIDC_LOGOUT: &str = "oidc.logout";
 }
 
 /// An event before it gets its time and request context.

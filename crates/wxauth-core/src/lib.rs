@@ -14,6 +14,7 @@ pub mod miniprogram;
 pub mod mp_qr_login;
 pub mod oauth;
 pub mod official;
+pub mod oidc;
 pub mod ports;
 pub mod secrets;
 pub mod service;

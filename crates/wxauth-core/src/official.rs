@@ -53,6 +53,13 @@ pub enum QrLoginState {
     SignedIn(Box<crate::SignedIn>),
 }
 
+/// A scan-to-login as [`Wxauth::claim_qr_login`] found it.
+pub(crate) enum QrScan {
+    Pending,
+    Expired,
+    Scanned { app: Arc<App>, who: WechatSignIn },
+}
+
 impl Wxauth {
     async fn official_app(&self, app: Option<&str>) -> CoreResult<Arc<App>> {
         self.apps.resolve(app, &[AppKind::OfficialAccount]).await
@@ -245,6 +252,31 @@ impl Wxauth {
         login_id: &str,
     ) -> CoreResult<QrLoginState> {
         self.admit(ctx, LimitClass::Poll, None).await?;
+        let (app, who) = match self.claim_qr_login(login_id).await? {
+            QrScan::Pending => return Ok(QrLoginState::Pending),
+            QrScan::Expired => return Ok(QrLoginState::Expired),
+            QrScan::Scanned { app, who } => (app, who),
+        };
+        Ok(
+            match self
+                .sign_in_wechat(ctx, &app, who, Unknown::ByPolicy)
+                .await?
+            {
+                LoginOutcome::SignedIn(s) => QrLoginState::SignedIn(s),
+                LoginOutcome::BindRequired {
+                    bind_code,
+                    expires_in,
+                } => QrLoginState::BindRequired {
+                    bind_code,
+                    expires_in,
+                },
+            },
+        )
+    }
+
+    /// Takes a scanned scan-to-login for whoever asks first: the scanner, as WeChat vouches
+    /// for them. Shared by the poll and the OpenID provider's sign-in page.
+    pub(crate) async fn claim_qr_login(&self, login_id: &str) -> CoreResult<QrScan> {
         if !login_id.starts_with("ql_") || login_id.len() > 64 {
             return Err(CoreError::NotFound("QR login"));
         }
@@ -274,8 +306,8 @@ impl Wxauth {
         }
         .await;
         let (app_id, openid) = match finish(tx, result).await? {
-            None => return Ok(QrLoginState::Expired),
-            Some(None) => return Ok(QrLoginState::Pending),
+            None => return Ok(QrScan::Expired),
+            Some(None) => return Ok(QrScan::Pending),
             Some(Some(scanned)) => scanned,
         };
         let app = self.apps.by_id(app_id).await?;
@@ -289,21 +321,7 @@ impl Wxauth {
             }
         };
         let who = WechatSignIn::new(openid, unionid);
-        Ok(
-            match self
-                .sign_in_wechat(ctx, &app, who, Unknown::ByPolicy)
-                .await?
-            {
-                LoginOutcome::SignedIn(s) => QrLoginState::SignedIn(s),
-                LoginOutcome::BindRequired {
-                    bind_code,
-                    expires_in,
-                } => QrLoginState::BindRequired {
-                    bind_code,
-                    expires_in,
-                },
-            },
-        )
+        Ok(QrScan::Scanned { app, who })
     }
 }
 

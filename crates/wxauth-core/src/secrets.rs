@@ -29,6 +29,17 @@ pub fn refresh_token(now: wxauth_domain::Timestamp) -> String {
 }
 
 pub const REFRESH_TOKEN_PREFIX: &str = "rt_";
+
+/// A refresh token of the OpenID provider: the same shape as [`refresh_token`]'s, under
+/// another prefix, so that neither refresh endpoint accepts the other's tokens.
+pub fn oidc_refresh_token(now: wxauth_domain::Timestamp) -> String {
+    let token = refresh_token(now);
+    format!(
+        "{}{}",
+        crate::oidc::grants::OIDC_REFRESH_PREFIX,
+        &token[REFRESH_TOKEN_PREFIX.len()..]
+    )
+}
 const REFRESH_KEY_LEN: usize = 20;
 
 /// What the store keeps of a refresh token and finds it by: the token's key followed by the
@@ -37,6 +48,7 @@ const REFRESH_KEY_LEN: usize = 20;
 pub fn refresh_token_digest(token: &str) -> String {
     let key = token
         .strip_prefix(REFRESH_TOKEN_PREFIX)
+        .or_else(|| token.strip_prefix(crate::oidc::grants::OIDC_REFRESH_PREFIX))
         .and_then(|rest| rest.split_once('.'))
         .map(|(key, _)| key)
         .filter(|key| {

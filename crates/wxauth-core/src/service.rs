@@ -76,6 +76,7 @@ pub struct Wxauth {
     pub(crate) apps: AppDirectory,
     pub(crate) settings: Settings,
     pub(crate) qr_watchers: crate::watch::Watchers,
+    pub(crate) oidc: Option<crate::oidc::OidcProvider>,
 }
 
 impl Wxauth {
@@ -97,6 +98,7 @@ impl Wxauth {
             apps,
             settings,
             qr_watchers: Default::default(),
+            oidc: None,
         }
     }
 

@@ -57,8 +57,20 @@ impl WechatSignIn {
 pub(crate) enum Unknown {
     /// Follow the app's registration policy.
     ByPolicy,
+    /// Follow the policy, but where it asks for a bind code, refuse: the caller (the OpenID
+    /// provider) has no client that could redeem one.
+    ByPolicyWithoutBindCode,
     /// Register (a bind code was redeemed: the policy was applied when it was issued).
     Register,
+}
+
+/// What a sign-in hands out besides the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Issue {
+    /// A session of the app: a refresh-token family, and an access token after the commit.
+    AppSession,
+    /// Nothing: the caller issues its own credentials (the OpenID provider's browser session).
+    Nothing,
 }
 
 /// A refused sign-in, with the account it was refused for when one was found, so that the
@@ -117,7 +129,6 @@ enum Found {
 struct Session {
     refresh: RefreshToken,
     family: String,
-    is_new: bool,
 }
 
 /// The account a session was started for.
@@ -128,7 +139,21 @@ enum SessionUser {
 }
 
 enum Resolved {
-    SignedIn(SessionUser, Session),
+    SignedIn {
+        user: SessionUser,
+        is_new: bool,
+        session: Option<Session>,
+    },
+    BindRequired(String),
+}
+
+/// What the sign-in decided, after the commit.
+enum Decided {
+    SignedIn {
+        user: User,
+        is_new: bool,
+        session: Option<Session>,
+    },
     BindRequired(String),
 }
 
@@ -143,21 +168,98 @@ impl Wxauth {
         who: WechatSignIn,
         unknown: Unknown,
     ) -> CoreResult<LoginOutcome> {
+        let decided = self
+            .decide_sign_in(ctx, app, &who, unknown, Issue::AppSession)
+            .await?;
+        let outcome = match decided {
+            Decided::BindRequired(bind_code) => LoginOutcome::BindRequired {
+                bind_code,
+                expires_in: self.settings.bind_code_ttl.whole_seconds(),
+            },
+            Decided::SignedIn {
+                user,
+                is_new,
+                session: Some(session),
+            } => {
+                let tokens = self.token_pair(
+                    &user.public_id,
+                    Some(&app.key),
+                    session.refresh,
+                    session.family,
+                )?;
+                LoginOutcome::SignedIn(Box::new(SignedIn {
+                    user,
+                    tokens,
+                    is_new_user: is_new,
+                    app: Some(app.key.clone()),
+                }))
+            }
+            Decided::SignedIn { session: None, .. } => {
+                return Err(RepoError::other("a sign-in started no session").into());
+            }
+        };
+        self.telemetry
+            .sign_in(app.key.as_str(), outcome.telemetry());
+        Ok(outcome)
+    }
+
+    /// Finds, links or registers the WeChat user's account, as a sign-in does, without
+    /// starting a session of the app: the OpenID provider issues its own credentials. An app
+    /// that registers by bind code refuses unknown users here.
+    pub(crate) async fn identify_wechat(
+        &self,
+        ctx: &RequestContext,
+        app: &App,
+        who: WechatSignIn,
+    ) -> CoreResult<User> {
+        let decided = self
+            .decide_sign_in(
+                ctx,
+                app,
+                &who,
+                Unknown::ByPolicyWithoutBindCode,
+                Issue::Nothing,
+            )
+            .await?;
+        match decided {
+            Decided::SignedIn { user, is_new, .. } => {
+                let outcome = if is_new {
+                    SignInOutcome::Registered
+                } else {
+                    SignInOutcome::Returning
+                };
+                self.telemetry.sign_in(app.key.as_str(), outcome);
+                Ok(user)
+            }
+            Decided::BindRequired(_) => Err(RepoError::other("a bind code was issued").into()),
+        }
+    }
+
+    async fn decide_sign_in(
+        &self,
+        ctx: &RequestContext,
+        app: &App,
+        who: &WechatSignIn,
+        unknown: Unknown,
+        issue: Issue,
+    ) -> CoreResult<Decided> {
         let event_kind = if unknown == Unknown::Register {
             kind::REGISTER
         } else {
             kind::LOGIN
         };
-        let result = match self.returning_sign_in(ctx, app, &who, event_kind).await {
+        let result = match self
+            .returning_sign_in(ctx, app, who, event_kind, issue)
+            .await
+        {
             Some(result) => result,
-            None => self.full_sign_in(ctx, app, &who, unknown, event_kind).await,
+            None => {
+                self.full_sign_in(ctx, app, who, unknown, event_kind, issue)
+                    .await
+            }
         };
         match result {
-            Ok(outcome) => {
-                self.telemetry
-                    .sign_in(app.key.as_str(), outcome.telemetry());
-                Ok(outcome)
-            }
+            Ok(decided) => Ok(decided),
             Err(refusal) => {
                 self.sign_in_failed(ctx, event_kind, Some(app), refusal.user, &refusal.error)
                     .await;
@@ -199,7 +301,8 @@ impl Wxauth {
         app: &App,
         who: &WechatSignIn,
         event_kind: &'static str,
-    ) -> Option<Result<LoginOutcome, Refusal>> {
+        issue: Issue,
+    ) -> Option<Result<Decided, Refusal>> {
         if who.phone.is_some() || who.nickname.is_some() || who.avatar_url.is_some() {
             return None;
         }
@@ -231,32 +334,31 @@ impl Wxauth {
                     self.now(),
                 )
                 .await?;
-                let (refresh, family) = self
-                    .start_session(tx.as_mut(), UserRef::Id(user.id), Some(app))
-                    .await?;
+                let session = match issue {
+                    Issue::AppSession => {
+                        let (refresh, family) = self
+                            .start_session(tx.as_mut(), UserRef::Id(user.id), Some(app))
+                            .await?;
+                        Some(Session { refresh, family })
+                    }
+                    Issue::Nothing => None,
+                };
                 let event = AuditEvent::ok(event_kind)
                     .app(&app.key)
                     .user(user.public_id);
                 tx.append_audit(&event.into_entry(ctx, self.now())).await?;
-                Ok((refresh, family))
+                Ok(session)
             }
             .await;
             finish(tx, writes).await
         }
         .await;
         match result {
-            Ok((refresh, family)) => Some(
-                self.token_pair(&user.public_id, Some(&app.key), refresh, family)
-                    .map(|tokens| {
-                        LoginOutcome::SignedIn(Box::new(SignedIn {
-                            user,
-                            tokens,
-                            is_new_user: false,
-                            app: Some(app.key.clone()),
-                        }))
-                    })
-                    .map_err(Refusal::from),
-            ),
+            Ok(session) => Some(Ok(Decided::SignedIn {
+                user,
+                is_new: false,
+                session,
+            })),
             Err(CoreError::Storage(e)) if !matches!(e, RepoError::TimedOut(_)) => {
                 tracing::debug!(error = %e, "returning sign-in failed; taking the full path");
                 None
@@ -273,11 +375,15 @@ impl Wxauth {
         who: &WechatSignIn,
         unknown: Unknown,
         event_kind: &'static str,
-    ) -> Result<LoginOutcome, Refusal> {
+        issue: Issue,
+    ) -> Result<Decided, Refusal> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_sign_in(ctx, app, who, unknown, event_kind).await {
+            match self
+                .try_sign_in(ctx, app, who, unknown, event_kind, issue)
+                .await
+            {
                 Err(Refusal {
                     error: CoreError::Storage(RepoError::Conflict(what)),
                     ..
@@ -302,22 +408,20 @@ impl Wxauth {
         who: &WechatSignIn,
         unknown: Unknown,
         event_kind: &'static str,
-    ) -> Result<LoginOutcome, Refusal> {
+        issue: Issue,
+    ) -> Result<Decided, Refusal> {
         let mut tx = self.store.begin().await?;
         let result = self
-            .sign_in_in(tx.as_mut(), ctx, app, who, unknown, event_kind)
+            .sign_in_in(tx.as_mut(), ctx, app, who, unknown, event_kind, issue)
             .await;
         let resolved = finish_refusable(tx, result).await?;
         match resolved {
-            Resolved::BindRequired(bind_code) => {
-                let expires_in = self.settings.bind_code_ttl.whole_seconds();
-                Ok(LoginOutcome::BindRequired {
-                    bind_code,
-                    expires_in,
-                })
-            }
-            Resolved::SignedIn(found, session) => {
-                let is_new_user = session.is_new;
+            Resolved::BindRequired(bind_code) => Ok(Decided::BindRequired(bind_code)),
+            Resolved::SignedIn {
+                user: found,
+                is_new,
+                session,
+            } => {
                 let user = match found {
                     SessionUser::Existing(user) => user,
                     // The row and its id exist from the commit on.
@@ -330,23 +434,17 @@ impl Wxauth {
                             RepoError::other("a registered user is missing after the commit")
                         })?,
                 };
-                let tokens = self.token_pair(
-                    &user.public_id,
-                    Some(&app.key),
-                    session.refresh,
-                    session.family,
-                )?;
-                Ok(LoginOutcome::SignedIn(Box::new(SignedIn {
+                Ok(Decided::SignedIn {
                     user,
-                    tokens,
-                    is_new_user,
-                    app: Some(app.key.clone()),
-                })))
+                    is_new,
+                    session,
+                })
             }
         }
     }
 
     /// Everything a sign-in writes, in the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn sign_in_in(
         &self,
         tx: &mut dyn Transaction,
@@ -355,6 +453,7 @@ impl Wxauth {
         who: &WechatSignIn,
         unknown: Unknown,
         event_kind: &'static str,
+        issue: Issue,
     ) -> Result<Resolved, Refusal> {
         let found = match self.resolve(tx, app, who, unknown).await? {
             Found::Existing(user) => {
@@ -368,7 +467,13 @@ impl Wxauth {
             SessionUser::Existing(user) => (UserRef::Id(user.id), user.public_id, false),
             SessionUser::Created(public_id) => (UserRef::Public(*public_id), *public_id, true),
         };
-        let (refresh, family) = self.start_session(tx, user_ref, Some(app)).await?;
+        let session = match issue {
+            Issue::AppSession => {
+                let (refresh, family) = self.start_session(tx, user_ref, Some(app)).await?;
+                Some(Session { refresh, family })
+            }
+            Issue::Nothing => None,
+        };
         let event = AuditEvent::ok(event_kind).app(&app.key).user(public_id);
         let event = if is_new && event_kind == kind::LOGIN {
             event.reason("registered")
@@ -376,12 +481,11 @@ impl Wxauth {
             event
         };
         tx.append_audit(&event.into_entry(ctx, self.now())).await?;
-        let session = Session {
-            refresh,
-            family,
+        Ok(Resolved::SignedIn {
+            user: found,
             is_new,
-        };
-        Ok(Resolved::SignedIn(found, session))
+            session,
+        })
     }
 
     async fn resolve(
@@ -424,7 +528,8 @@ impl Wxauth {
         }
 
         match (unknown, app.registration) {
-            (Unknown::Register, _) | (Unknown::ByPolicy, RegistrationPolicy::Open) => {
+            (Unknown::Register, _)
+            | (Unknown::ByPolicy | Unknown::ByPolicyWithoutBindCode, RegistrationPolicy::Open) => {
                 let public_id = PublicUserId::new_random();
                 let user = NewUser {
                     public_id,
@@ -454,7 +559,11 @@ impl Wxauth {
                 .await?;
                 Ok(Found::BindRequired(code))
             }
-            (Unknown::ByPolicy, RegistrationPolicy::Closed) => {
+            (
+                Unknown::ByPolicyWithoutBindCode,
+                RegistrationPolicy::BindCode | RegistrationPolicy::Closed,
+            )
+            | (Unknown::ByPolicy, RegistrationPolicy::Closed) => {
                 Err(CoreError::RegistrationClosed.into())
             }
         }

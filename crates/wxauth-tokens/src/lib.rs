@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
     EllipticCurveKeyType, Jwk, JwkSet, KeyAlgorithm, OctetKeyPairParameters, OctetKeyPairType,
-    PublicKeyUse,
+    PublicKeyUse, RSAKeyParameters, RSAKeyType,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use rand::Rng;
@@ -25,6 +25,7 @@ use wxauth_core::ports::{AccessClaims, AccessTokenSigner, TokenError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SigningAlgorithm {
     HS256,
+    RS256,
     ES256,
     EdDSA,
 }
@@ -33,9 +34,29 @@ impl SigningAlgorithm {
     fn jwt(self) -> Algorithm {
         match self {
             Self::HS256 => Algorithm::HS256,
+            Self::RS256 => Algorithm::RS256,
             Self::ES256 => Algorithm::ES256,
             Self::EdDSA => Algorithm::EdDSA,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    fn encoding_key(self, kid: &str, pem: &[u8]) -> Result<EncodingKey, JwtConfigError> {
+        match self {
+            Self::RS256 => EncodingKey::from_rsa_pem(pem),
+            Self::ES256 => EncodingKey::from_ec_pem(pem),
+            Self::EdDSA => EncodingKey::from_ed_pem(pem),
+            Self::HS256 => return Err(bad_key(kid, "HS256 uses jwt.secret, not keys")),
+        }
+        .map_err(|e| bad_key(kid, e))
     }
 }
 
@@ -86,9 +107,9 @@ pub enum JwtConfigError {
     DuplicateKid(String),
 }
 
-struct PublicKey {
-    decoding: DecodingKey,
-    jwk: Jwk,
+pub(crate) struct PublicKey {
+    pub(crate) decoding: DecodingKey,
+    pub(crate) jwk: Jwk,
 }
 
 pub struct JwtSigner {
@@ -122,7 +143,7 @@ struct WireClaims {
     claims: AccessClaims,
 }
 
-fn bad_key(kid: &str, reason: impl ToString) -> JwtConfigError {
+pub(crate) fn bad_key(kid: &str, reason: impl ToString) -> JwtConfigError {
     JwtConfigError::BadKey {
         kid: kid.to_owned(),
         reason: reason.to_string(),
@@ -162,11 +183,7 @@ impl JwtSigner {
                     let public = public_key(alg, key)?;
                     if let (None, Some(private)) = (&signing, &key.private_key_pem) {
                         let pem = private.expose_secret().as_bytes();
-                        let enc = match alg {
-                            SigningAlgorithm::ES256 => EncodingKey::from_ec_pem(pem),
-                            _ => EncodingKey::from_ed_pem(pem),
-                        }
-                        .map_err(|e| bad_key(&key.kid, e))?;
+                        let enc = alg.encoding_key(&key.kid, pem)?;
                         signing = Some((enc, key.kid.clone()));
                     }
                     decoding.insert(key.kid.clone(), public.decoding);
@@ -192,7 +209,10 @@ impl JwtSigner {
 }
 
 /// Derives the public key (for verification and the JWK Set) from the private or public PEM.
-fn public_key(alg: SigningAlgorithm, key: &KeyConfig) -> Result<PublicKey, JwtConfigError> {
+pub(crate) fn public_key(
+    alg: SigningAlgorithm,
+    key: &KeyConfig,
+) -> Result<PublicKey, JwtConfigError> {
     use ed25519_dalek::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
     let kid = &key.kid;
     let private = key
@@ -200,6 +220,27 @@ fn public_key(alg: SigningAlgorithm, key: &KeyConfig) -> Result<PublicKey, JwtCo
         .as_ref()
         .map(|p| p.expose_secret().to_owned());
     match alg {
+        SigningAlgorithm::RS256 => {
+            use rsa::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
+            use rsa::traits::PublicKeyParts as _;
+            let public = match (&private, &key.public_key_pem) {
+                (Some(pem), _) => rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+                    .map_err(|e| bad_key(kid, format!("private key: {e}")))?
+                    .to_public_key(),
+                (None, Some(pem)) => rsa::RsaPublicKey::from_public_key_pem(pem)
+                    .map_err(|e| bad_key(kid, format!("public key: {e}")))?,
+                (None, None) => return Err(bad_key(kid, "needs a private or public key")),
+            };
+            if public.size() < 256 {
+                return Err(bad_key(kid, "RSA keys must have at least 2048 bits"));
+            }
+            let params = AlgorithmParameters::RSA(RSAKeyParameters {
+                key_type: RSAKeyType::RSA,
+                n: URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+                e: URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+            });
+            verification_key(kid, KeyAlgorithm::RS256, params)
+        }
         SigningAlgorithm::ES256 => {
             let public = match (&private, &key.public_key_pem) {
                 (Some(pem), _) => p256::SecretKey::from_pkcs8_pem(pem)
@@ -303,6 +344,15 @@ pub fn generate_private_key_pem(alg: SigningAlgorithm) -> Result<SecretString, S
     use ed25519_dalek::pkcs8::EncodePrivateKey as _;
     use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
     match alg {
+        SigningAlgorithm::RS256 => {
+            use rsa::pkcs8::EncodePrivateKey as _;
+            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+                .map_err(|e| e.to_string())?;
+            let pem = key
+                .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| e.to_string())?;
+            Ok(SecretString::from(pem.to_string()))
+        }
         SigningAlgorithm::ES256 => loop {
             let mut bytes = [0u8; 32];
             rand::rng().fill(&mut bytes);
@@ -330,6 +380,9 @@ pub fn generate_private_key_pem(alg: SigningAlgorithm) -> Result<SecretString, S
         }
     }
 }
+
+mod provider;
+pub use provider::{ProviderKeyConfig, ProviderKeys};
 
 #[cfg(test)]
 mod tests;
