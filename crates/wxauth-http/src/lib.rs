@@ -10,6 +10,7 @@ pub mod extract;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod request_id;
 pub mod routes;
 pub mod state;

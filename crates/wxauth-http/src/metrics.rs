@@ -76,6 +76,13 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 14))
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OidcTokenLabels {
+    client: String,
+    grant: &'static str,
+    outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -88,6 +95,7 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     qr_logins: Family<QrLoginLabels, Counter>,
     qr_login_streams: Gauge,
+    oidc_tokens: Family<OidcTokenLabels, Counter>,
     pool_probe: std::sync::RwLock<Option<PoolProbe>>,
 }
 
@@ -170,6 +178,12 @@ impl Metrics {
             "Open event streams of Mini Program scan-logins",
             qr_login_streams.clone(),
         );
+        let oidc_tokens = Family::<OidcTokenLabels, Counter>::default();
+        registry.register(
+            "oidc_tokens",
+            "OpenID token endpoint answers by client, grant type and outcome (ok or the RFC error code)",
+            oidc_tokens.clone(),
+        );
         Self {
             registry,
             requests,
@@ -182,6 +196,7 @@ impl Metrics {
             pool,
             qr_logins,
             qr_login_streams,
+            oidc_tokens,
             pool_probe: std::sync::RwLock::new(None),
         }
     }
@@ -229,6 +244,17 @@ impl Metrics {
                 endpoint: endpoint.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// One answer of the OpenID token endpoint; `client` is `-` when no client authenticated.
+    pub fn oidc_token(&self, client: &str, grant: &'static str, outcome: &'static str) {
+        self.oidc_tokens
+            .get_or_create(&OidcTokenLabels {
+                client: client.to_owned(),
+                grant,
+                outcome,
+            })
+            .inc();
     }
 
     pub fn observe_token_refresh(&self, app: &str) {

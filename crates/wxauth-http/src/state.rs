@@ -58,6 +58,10 @@ pub struct HttpState {
     pub options: HttpOptions,
     /// The OpenAPI document as served, built on its first request.
     pub(crate) openapi_json: OnceLock<actix_web::web::Bytes>,
+    /// The OpenID provider metadata and the JWK Set, built on their first request: both are
+    /// fixed for the process's life and asked for on every relying party's start-up.
+    pub(crate) discovery_json: OnceLock<actix_web::web::Bytes>,
+    pub(crate) jwks_json: OnceLock<Option<actix_web::web::Bytes>>,
 }
 
 impl HttpState {
@@ -67,6 +71,8 @@ impl HttpState {
             metrics,
             options,
             openapi_json: OnceLock::new(),
+            discovery_json: OnceLock::new(),
+            jwks_json: OnceLock::new(),
         }
     }
 }

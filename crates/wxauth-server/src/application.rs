@@ -84,7 +84,7 @@ impl Components {
             }
             None => limits.clone(),
         };
-        let wxauth = Arc::new(Wxauth::new(
+        let mut wxauth = Wxauth::new(
             Ports {
                 store: Arc::new(store.clone()),
                 wechat: gateway.clone(),
@@ -95,7 +95,11 @@ impl Components {
                 telemetry: metrics.clone(),
             },
             config.settings()?,
-        ));
+        );
+        if let Some(provider) = config.oidc_provider()? {
+            wxauth = wxauth.with_oidc(provider);
+        }
+        let wxauth = Arc::new(wxauth);
         if sync_apps {
             for (key, app) in &config.apps {
                 let draft = config.app_draft(key, app)?;

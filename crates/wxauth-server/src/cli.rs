@@ -132,6 +132,8 @@ pub enum KeyAlgorithm {
     Es256,
     /// An Ed25519 JWT private key, PKCS#8 PEM.
     Eddsa,
+    /// A 2048-bit RSA private key, PKCS#8 PEM: the OpenID provider's ID-token key.
+    Rs256,
 }
 
 #[derive(Debug, Subcommand)]

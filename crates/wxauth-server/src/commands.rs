@@ -142,6 +142,9 @@ pub fn generate_key(kind: KeyAlgorithm) -> anyhow::Result<()> {
         KeyAlgorithm::Eddsa => {
             generate_private_key_pem(SigningAlgorithm::EdDSA).map_err(anyhow::Error::msg)?
         }
+        KeyAlgorithm::Rs256 => {
+            generate_private_key_pem(SigningAlgorithm::RS256).map_err(anyhow::Error::msg)?
+        }
     };
     writeln!(out(), "{}", key.expose_secret().trim_end())?;
     Ok(())

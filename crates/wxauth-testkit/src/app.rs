@@ -37,6 +37,12 @@ impl Apps {
 
 pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123";
+/// The OpenID provider's issuer in tests. Not this machine's address: tests follow redirects
+/// by path, and relying-party libraries that must reach it get the real address instead.
+pub const OIDC_ISSUER: &str = "https://id.wxauth.test";
+/// A 2048-bit RSA key made for the tests (and nothing else), so that no test waits for a key
+/// generation.
+pub const OIDC_TEST_KEY: &str = include_str!("fixtures/oidc-test-rs256.pem");
 
 type Customize = Arc<dyn Fn(&mut Config) + Send + Sync>;
 
@@ -49,6 +55,8 @@ pub struct TestOptions {
     /// How the simulator pushes the `oa` app's events.
     pub oa_event_mode: EventMode,
     pub customize: Option<Customize>,
+    /// Run as an OpenID provider ([`OIDC_ISSUER`], [`OIDC_TEST_KEY`]).
+    pub oidc: bool,
 }
 
 impl Default for TestOptions {
@@ -59,6 +67,7 @@ impl Default for TestOptions {
             rate_limits: false,
             oa_event_mode: EventMode::Plain,
             customize: None,
+            oidc: false,
         }
     }
 }
@@ -81,6 +90,11 @@ impl TestOptions {
 
     pub fn oa_event_mode(mut self, mode: EventMode) -> Self {
         self.oa_event_mode = mode;
+        self
+    }
+
+    pub fn oidc(mut self) -> Self {
+        self.oidc = true;
         self
     }
 
@@ -187,6 +201,19 @@ impl TestApp {
         config.auth.default_app = Some(Apps::MP.into());
         config.server.compat_official_app = Some(Apps::OA.into());
         config.server.demo_page = true;
+        if options.oidc {
+            config.oidc.issuer = Some(OIDC_ISSUER.to_owned());
+            config.oidc.keys = vec![wxauth_server::config::OidcKeyFileConfig {
+                algorithm: wxauth_tokens::SigningAlgorithm::RS256,
+                key: wxauth_server::config::KeyFileConfig {
+                    kid: "test-rs256".into(),
+                    private_key_pem: Some(SecretString::from(OIDC_TEST_KEY)),
+                    private_key_file: None,
+                    public_key_pem: None,
+                    public_key_file: None,
+                },
+            }];
+        }
         if let Some(customize) = &options.customize {
             customize(&mut config);
         }

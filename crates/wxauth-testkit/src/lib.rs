@@ -9,7 +9,10 @@
 mod app;
 mod database;
 
-pub use app::{Apps, Instance, JWT_SECRET, MASTER_KEY, TestApp, TestOptions, expect_error};
+pub use app::{
+    Apps, Instance, JWT_SECRET, MASTER_KEY, OIDC_ISSUER, OIDC_TEST_KEY, TestApp, TestOptions,
+    expect_error,
+};
 pub use database::{Backend, TestDatabase, backends};
 
 /// Runs `test` once per backend, each time on a fresh app, simulator and database, and shuts

@@ -114,11 +114,25 @@ pub async fn logout(
     ))]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<HttpState>) -> Result<HttpResponse> {
-    let jwks = state.wxauth.signer().jwks().ok_or_else(|| {
+    let jwks = state.jwks_json.get_or_init(|| {
+        // The service's own keys (ES256 / EdDSA deployments) and the OpenID provider's.
+        let mut keys: Vec<serde_json::Value> = state
+            .wxauth
+            .signer()
+            .jwks()
+            .and_then(|set| set.get("keys").and_then(|k| k.as_array()).cloned())
+            .unwrap_or_default();
+        if let Some(provider) = state.wxauth.oidc() {
+            keys.extend(provider.signer.jwks());
+        }
+        (!keys.is_empty())
+            .then(|| web::Bytes::from(serde_json::json!({ "keys": keys }).to_string()))
+    });
+    let jwks = jwks.clone().ok_or_else(|| {
         ApiError::not_found("this service signs tokens with HS256: there are no public keys")
     })?;
     Ok(HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .insert_header(("cache-control", "public, max-age=300"))
-        .json(jwks))
+        .body(jwks))
 }

@@ -15,6 +15,8 @@ pub mod me;
 pub mod miniprogram;
 pub mod oauth;
 pub mod official;
+pub mod oidc;
+pub mod oidc_admin;
 pub mod qr_logins;
 
 use actix_web::dev::HttpServiceFactory;
@@ -76,7 +78,30 @@ pub(crate) fn api(e: &mut Endpoints<'_>, options: &HttpOptions) {
         .add(admin::unbind_identity)
         .add(admin::unbind_identity_by_id)
         .add(admin::revoke_sessions)
-        .add(admin::audit);
+        .add(admin::audit)
+        .add(oidc_admin::list_clients)
+        .add(oidc_admin::create_client)
+        .add(oidc_admin::get_client)
+        .add(oidc_admin::put_client)
+        .add(oidc_admin::delete_client)
+        .add(oidc_admin::rotate_client_secret)
+        .add(oidc_admin::my_consents)
+        .add(oidc_admin::withdraw_consents)
+        .add(oidc_admin::withdraw_consent)
+        .add(oidc::discovery)
+        .add(oidc::authorize)
+        .add(oidc::authorize_post)
+        .add(oidc::callback)
+        .add(oidc::sign_in_status)
+        .add(oidc::consent_page)
+        .add(oidc::consent)
+        .add(oidc::token)
+        .add(oidc::userinfo)
+        .add(oidc::userinfo_post)
+        .add(oidc::introspect)
+        .add(oidc::revoke)
+        .add(oidc::logout)
+        .add(oidc::logout_post);
     if options.compat_routes {
         e.add(compat::strapi_v5_login)
             .add(compat::strapi_v5_phone)

@@ -163,6 +163,42 @@ impl Default for JwtSection {
     }
 }
 
+/// wxauth as an OpenID Connect provider. Off until `issuer` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSection {
+    /// The public base URL relying parties discover the provider by, e.g.
+    /// `https://auth.example.com`: `iss` in every token, and the prefix of every endpoint.
+    pub issuer: Option<String>,
+    /// The provider's signing keys: the first RS256 key with a private part signs, every key
+    /// verifies and is published in the JWK Set.
+    pub keys: Vec<OidcKeyFileConfig>,
+    pub code_ttl_secs: i64,
+    pub request_ttl_secs: i64,
+    pub browser_session_ttl_secs: i64,
+}
+
+impl Default for OidcSection {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            keys: Vec::new(),
+            code_ttl_secs: 60,
+            request_ttl_secs: 600,
+            browser_session_ttl_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// A provider key: a JWT key with its algorithm.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcKeyFileConfig {
+    pub algorithm: SigningAlgorithm,
+    #[serde(flatten)]
+    pub key: KeyFileConfig,
+}
+
 /// A JWT key given inline or as a file path.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,6 +212,32 @@ pub struct KeyFileConfig {
     pub public_key_pem: Option<String>,
     #[serde(default)]
     pub public_key_file: Option<PathBuf>,
+}
+
+impl KeyFileConfig {
+    /// The key with its files read.
+    fn load(&self, key: &str) -> Result<KeyConfig, ConfigError> {
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::invalid(&format!("{key}.{what}"), format!("cannot be read: {e}"))
+            })
+        };
+        let private = match (&self.private_key_pem, &self.private_key_file) {
+            (Some(pem), _) => Some(pem.clone()),
+            (None, Some(path)) => Some(SecretString::from(read(path, "private_key_file")?)),
+            (None, None) => None,
+        };
+        let public = match (&self.public_key_pem, &self.public_key_file) {
+            (Some(pem), _) => Some(pem.clone()),
+            (None, Some(path)) => Some(read(path, "public_key_file")?),
+            (None, None) => None,
+        };
+        Ok(KeyConfig {
+            kid: self.kid.clone(),
+            private_key_pem: private,
+            public_key_pem: public,
+        })
+    }
 }
 
 impl std::fmt::Debug for KeyFileConfig {
@@ -362,6 +424,7 @@ pub struct Config {
     pub database: DatabaseSection,
     pub secrets: SecretsSection,
     pub jwt: JwtSection,
+    pub oidc: OidcSection,
     pub wechat: WechatSection,
     pub auth: AuthSection,
     pub rate_limits: RateLimitConfig,
@@ -581,29 +644,7 @@ impl Config {
     pub fn jwt_config(&self) -> Result<wxauth_tokens::JwtConfig, ConfigError> {
         let mut keys = Vec::new();
         for (i, k) in self.jwt.keys.iter().enumerate() {
-            let read = |path: &PathBuf, what: &str| {
-                std::fs::read_to_string(path).map_err(|e| {
-                    ConfigError::invalid(
-                        &format!("jwt.keys[{i}].{what}"),
-                        format!("cannot be read: {e}"),
-                    )
-                })
-            };
-            let private = match (&k.private_key_pem, &k.private_key_file) {
-                (Some(pem), _) => Some(pem.clone()),
-                (None, Some(path)) => Some(SecretString::from(read(path, "private_key_file")?)),
-                (None, None) => None,
-            };
-            let public = match (&k.public_key_pem, &k.public_key_file) {
-                (Some(pem), _) => Some(pem.clone()),
-                (None, Some(path)) => Some(read(path, "public_key_file")?),
-                (None, None) => None,
-            };
-            keys.push(KeyConfig {
-                kid: k.kid.clone(),
-                private_key_pem: private,
-                public_key_pem: public,
-            });
+            keys.push(k.load(&format!("jwt.keys[{i}]"))?);
         }
         let config = wxauth_tokens::JwtConfig {
             issuer: self.jwt.issuer.clone(),
@@ -620,6 +661,63 @@ impl Config {
             ConfigError::invalid(key, e.to_string())
         })?;
         Ok(config)
+    }
+
+    /// The OpenID provider, when `oidc.issuer` is set: its keys loaded and checked.
+    pub fn oidc_provider(&self) -> Result<Option<wxauth_core::oidc::OidcProvider>, ConfigError> {
+        let Some(issuer) = self.oidc.issuer.as_deref().filter(|i| !i.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(issuer)
+            .map_err(|_| ConfigError::invalid("oidc.issuer", "must be an absolute URL"))?;
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+        if !(url.scheme() == "https" || (url.scheme() == "http" && local))
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(ConfigError::invalid(
+                "oidc.issuer",
+                "must be an https URL without query or fragment (http only to localhost)",
+            ));
+        }
+        let mut keys = Vec::new();
+        for (i, k) in self.oidc.keys.iter().enumerate() {
+            let loaded = k.key.load(&format!("oidc.keys[{i}]"))?;
+            keys.push(wxauth_tokens::ProviderKeyConfig {
+                kid: loaded.kid,
+                algorithm: k.algorithm,
+                private_key_pem: loaded.private_key_pem,
+                public_key_pem: loaded.public_key_pem,
+            });
+        }
+        let signer = wxauth_tokens::ProviderKeys::new(&keys)
+            .map_err(|e| ConfigError::invalid("oidc.keys", e.to_string()))?;
+        let mut settings = wxauth_core::oidc::OidcSettings::new(issuer);
+        let secs = |key: &str, v: i64, range: std::ops::RangeInclusive<i64>| {
+            if range.contains(&v) {
+                Ok(time::Duration::seconds(v))
+            } else {
+                Err(ConfigError::invalid(
+                    key,
+                    format!("must be {} to {} seconds", range.start(), range.end()),
+                ))
+            }
+        };
+        settings.code_ttl = secs("oidc.code_ttl_secs", self.oidc.code_ttl_secs, 10..=60)?;
+        settings.request_ttl = secs(
+            "oidc.request_ttl_secs",
+            self.oidc.request_ttl_secs,
+            60..=3600,
+        )?;
+        settings.browser_session_ttl = secs(
+            "oidc.browser_session_ttl_secs",
+            self.oidc.browser_session_ttl_secs,
+            300..=90 * 24 * 3600,
+        )?;
+        Ok(Some(wxauth_core::oidc::OidcProvider {
+            signer: std::sync::Arc::new(signer),
+            settings,
+        }))
     }
 
     /// The configured app as the use cases' draft, validated by the same rules as the admin

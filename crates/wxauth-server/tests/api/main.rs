@@ -17,6 +17,7 @@ mod migrations;
 mod miniprogram;
 mod oauth;
 mod official;
+mod oidc;
 mod openapi;
 mod qr_logins;
 mod rate_limits;

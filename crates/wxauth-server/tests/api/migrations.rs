@@ -5,7 +5,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Statement};
 use wxauth_testkit::{TestDatabase, backends};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 19] = [
     "admin_keys",
     "apps",
     "audit_log",
@@ -14,6 +14,11 @@ const TABLES: [&str; 14] = [
     "mp_qr_logins",
     "oauth_states",
     "official_followers",
+    "oidc_authorizations",
+    "oidc_browser_sessions",
+    "oidc_clients",
+    "oidc_consents",
+    "oidc_grants",
     "qr_logins",
     "refresh_tokens",
     "users",
