@@ -1453,7 +1453,10 @@ pub async fn oidc_codes_and_grants_are_single_use(store: &dyn Store) {
         granted_at: now() + Duration::seconds(1),
     };
     let mut read = store.read();
-    assert_eq!(read.consents_of(user).await.unwrap(), std::slice::from_ref(&expected));
+    assert_eq!(
+        read.consents_of(user).await.unwrap(),
+        std::slice::from_ref(&expected)
+    );
     assert_eq!(
         read.consent(user, client_pk).await.unwrap(),
         Some(expected.clone())
