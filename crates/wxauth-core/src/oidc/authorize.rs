@@ -63,6 +63,8 @@ pub struct Browser<'a> {
     pub session: Option<&'a str>,
     /// WeChat's in-app browser (its User-Agent names `MicroMessenger`).
     pub in_wechat: bool,
+    /// The handles of the sign-in requests this browser started (their binding cookies).
+    pub started: &'a [String],
 }
 
 /// Where the browser goes next.
@@ -162,13 +164,26 @@ pub struct ConsentPage {
 pub struct Answer {
     pub step: Step,
     pub new_session: Option<SessionCookie>,
+    /// A sign-in request this browser starts: the adapter marks the browser with it (a
+    /// cookie), and only a browser so marked may finish it. Without the mark, an attacker could
+    /// send a victim's browser through the callback of the attacker's own WeChat sign-in and
+    /// plant the attacker's session there.
+    pub bind_request: Option<String>,
 }
 
 impl Answer {
-    fn step(step: Step) -> Self {
+    pub fn step(step: Step) -> Self {
         Self {
             step,
             new_session: None,
+            bind_request: None,
+        }
+    }
+
+    fn binding(step: Step, handle: &str) -> Self {
+        Self {
+            bind_request: Some(handle.to_owned()),
+            ..Self::step(step)
         }
     }
 
@@ -372,7 +387,7 @@ impl Wxauth {
             let url = self
                 .wechat_url(&app, &handle, WechatLeg::OfficialBase)
                 .map_err(to_client)?;
-            return Ok(Answer::step(Step::ToWechat(url)));
+            return Ok(Answer::binding(Step::ToWechat(url), &handle));
         }
 
         let record = self
@@ -417,12 +432,13 @@ impl Wxauth {
             );
             return Err(self.refuse(ctx, &checked, error).await);
         }
-        Ok(Answer::step(Step::SignInPage(SignInPage {
-            request: handle,
+        let page = Step::SignInPage(SignInPage {
+            request: handle.clone(),
             client_name: checked.client.name.clone(),
             methods,
             ui_locales: checked.params.ui_locales.clone(),
-        })))
+        });
+        Ok(Answer::binding(page, &handle))
     }
 
     /// Audits a refusal that goes back to the client, and builds its redirect.
@@ -843,7 +859,11 @@ impl Wxauth {
         } else {
             self.issue_code(ctx, client, record, user, &session).await?
         };
-        Ok(Answer { step, new_session })
+        Ok(Answer {
+            step,
+            new_session,
+            bind_request: None,
+        })
     }
 
     /// The pending request of a handle: unknown, used and expired requests are refused on the
@@ -895,6 +915,7 @@ impl Wxauth {
         ctx: &RequestContext,
         code: Option<&str>,
         state: Option<&str>,
+        browser: Browser<'_>,
     ) -> Answer {
         if let Err(e) = self.provider() {
             return Answer::page(e);
@@ -912,6 +933,9 @@ impl Wxauth {
             }
             _ => return Answer::page(OAuthError::invalid_request("unknown state")),
         };
+        if !started_here(browser, handle) {
+            return Answer::page(another_browser());
+        }
         let (record, client) = match self.pending_request(handle).await {
             Ok(found) => found,
             Err(step) => return Answer::step(step),
@@ -1008,9 +1032,13 @@ impl Wxauth {
         &self,
         ctx: &RequestContext,
         handle: &str,
+        browser: Browser<'_>,
     ) -> Result<SignInStatus, OAuthError> {
         self.provider()?;
         self.admit(ctx, LimitClass::Poll, None).await?;
+        if !started_here(browser, handle) {
+            return Err(another_browser());
+        }
         let (record, client) = match self.pending_request(handle).await {
             Ok(found) => found,
             Err(Step::ToClient(_)) => return Ok(SignInStatus::Expired),
@@ -1179,6 +1207,17 @@ impl Wxauth {
             .ok_or_else(signed_out)?;
         Ok((record, client, session, cookie))
     }
+}
+
+/// Whether this browser started the request (it carries the request's binding cookie).
+fn started_here(browser: Browser<'_>, handle: &str) -> bool {
+    browser.started.iter().any(|h| h == handle)
+}
+
+fn another_browser() -> OAuthError {
+    OAuthError::access_denied(
+        "this sign-in was started in another browser; start again from the application",
+    )
 }
 
 /// A PKCE value: 43 to 128 characters of the unreserved set (RFC 7636 §4.1, §4.2).

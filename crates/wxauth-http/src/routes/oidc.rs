@@ -25,6 +25,8 @@ use crate::state::HttpState;
 
 /// The provider's browser-session cookie.
 pub const SESSION_COOKIE: &str = "wxauth_session";
+/// The prefix of the cookies that bind a sign-in request to the browser that started it.
+pub const REQUEST_COOKIE_PREFIX: &str = "wxauth_req_";
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +167,20 @@ fn cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn browser(req: &HttpRequest) -> Browser<'_> {
+/// The sign-in requests this browser started: one cookie each, named after the request's
+/// handle (a browser may run several sign-ins in several tabs).
+fn started_requests(req: &HttpRequest) -> Vec<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter_map(|(k, _)| k.strip_prefix(REQUEST_COOKIE_PREFIX))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn browser<'a>(req: &'a HttpRequest, started: &'a [String]) -> Browser<'a> {
     let in_wechat = req
         .headers()
         .get(header::USER_AGENT)
@@ -174,6 +189,7 @@ fn browser(req: &HttpRequest) -> Browser<'_> {
     Browser {
         session: cookie(req, SESSION_COOKIE),
         in_wechat,
+        started,
     }
 }
 
@@ -246,6 +262,23 @@ fn navigate(
             pages::consent_page(lang, &page)
         }
     };
+    if let Some(handle) = &answer.bind_request {
+        let ttl = state
+            .wxauth
+            .oidc()
+            .map_or(600, |p| p.settings.request_ttl.whole_seconds());
+        let cookie = format!(
+            "{REQUEST_COOKIE_PREFIX}{handle}=1; Path=/oidc; Max-Age={ttl}; HttpOnly; SameSite=Lax{}",
+            if secure_cookies(state) {
+                "; Secure"
+            } else {
+                ""
+            }
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
     if let Some(cookie) = answer.new_session
         && let Ok(value) = header::HeaderValue::from_str(&session_cookie(
             state,
@@ -374,7 +407,11 @@ pub async fn authorize(state: web::Data<HttpState>, ctx: Ctx, req: HttpRequest) 
     };
     let answer = state
         .wxauth
-        .oidc_authorize(&ctx.context, &params, browser(&req))
+        .oidc_authorize(
+            &ctx.context,
+            &params,
+            browser(&req, &started_requests(&req)),
+        )
         .await;
     navigate(&state, &req, answer, StatusCode::FOUND)
 }
@@ -401,7 +438,11 @@ pub async fn authorize_post(
     };
     let answer = state
         .wxauth
-        .oidc_authorize(&ctx.context, &params, browser(&req))
+        .oidc_authorize(
+            &ctx.context,
+            &params,
+            browser(&req, &started_requests(&req)),
+        )
         .await;
     navigate(&state, &req, answer, StatusCode::SEE_OTHER)
 }
@@ -434,6 +475,7 @@ pub async fn callback(state: web::Data<HttpState>, ctx: Ctx, req: HttpRequest) -
             &ctx.context,
             query.get("code").map(String::as_str),
             query.get("state").map(String::as_str),
+            browser(&req, &started_requests(&req)),
         )
         .await;
     navigate(&state, &req, answer, StatusCode::FOUND)
@@ -458,11 +500,13 @@ pub struct RequestQuery {
 pub async fn sign_in_status(
     state: web::Data<HttpState>,
     ctx: Ctx,
+    req: HttpRequest,
     query: web::Query<RequestQuery>,
 ) -> HttpResponse {
+    let started = started_requests(&req);
     let status = state
         .wxauth
-        .oidc_sign_in_status(&ctx.context, &query.request)
+        .oidc_sign_in_status(&ctx.context, &query.request, browser(&req, &started))
         .await;
     let no_store = (header::CACHE_CONTROL, "no-store");
     match status {
@@ -509,17 +553,9 @@ pub async fn consent_page(
 ) -> HttpResponse {
     let step = state
         .wxauth
-        .oidc_consent_page(&query.request, browser(&req))
+        .oidc_consent_page(&query.request, browser(&req, &started_requests(&req)))
         .await;
-    navigate(
-        &state,
-        &req,
-        Answer {
-            step,
-            new_session: None,
-        },
-        StatusCode::FOUND,
-    )
+    navigate(&state, &req, Answer::step(step), StatusCode::FOUND)
 }
 
 /// The consent form's answer: `request`, `csrf`, `decision=allow|deny`.
@@ -556,18 +592,10 @@ pub async fn consent(
             get("request"),
             get("csrf"),
             allow,
-            browser(&req),
+            browser(&req, &started_requests(&req)),
         )
         .await;
-    navigate(
-        &state,
-        &req,
-        Answer {
-            step,
-            new_session: None,
-        },
-        StatusCode::SEE_OTHER,
-    )
+    navigate(&state, &req, Answer::step(step), StatusCode::SEE_OTHER)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -817,7 +845,7 @@ async fn logout_answer(
                 post_logout_redirect_uri: get("post_logout_redirect_uri"),
                 state: get("state"),
             },
-            browser(req),
+            browser(req, &started_requests(req)),
         )
         .await;
     let mut res = match result {

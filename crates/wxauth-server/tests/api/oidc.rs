@@ -116,11 +116,29 @@ async fn browse(app: &TestApp, path: &str, cookie: Option<&str>, wechat: bool) -
     req.send().await.unwrap()
 }
 
+/// The cookie that marks this browser as the one that started a sign-in request.
+fn request_cookie(res: &Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("wxauth_req_"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .expect("the authorize answer binds the request to the browser")
+}
+
 /// The in-WeChat round trip: authorize → WeChat's page (the simulator approves as `openid`) →
 /// the callback. Returns the callback's answer (a redirect to the client, or to consent).
 async fn through_wechat(app: &TestApp, path: &str, openid: &str) -> Response {
+    let (res, _) = through_wechat_bound(app, path, openid).await;
+    res
+}
+
+/// [`through_wechat`], with the request's binding cookie.
+async fn through_wechat_bound(app: &TestApp, path: &str, openid: &str) -> (Response, String) {
     let res = browse(app, path, None, true).await;
     assert_eq!(res.status(), 302, "authorize on {}", app.backend());
+    let bound = request_cookie(&res);
     let to_wechat = location(&res);
     assert!(
         to_wechat.contains("/connect/oauth2/authorize?"),
@@ -143,7 +161,14 @@ async fn through_wechat(app: &TestApp, path: &str, openid: &str) -> Response {
         .strip_prefix(OIDC_ISSUER)
         .unwrap_or_else(|| panic!("WeChat returns to the issuer's callback: {back}"));
     assert!(callback.starts_with("/oidc/callback?"), "{callback}");
-    browse(app, callback, None, true).await
+    // Another browser, without the binding cookie, cannot finish it.
+    let res = browse(app, callback, None, true).await;
+    assert_eq!(
+        res.status(),
+        400,
+        "a callback in another browser is refused"
+    );
+    (browse(app, callback, Some(&bound), true).await, bound)
 }
 
 fn oa_user(app: &TestApp) -> String {
@@ -274,7 +299,7 @@ async fn inside_wechat_the_code_flow_signs_in_with_pkce_and_every_token_checks_o
     each_backend_with(oidc(), async |app| {
         let client = confidential(app, true).await;
         let openid = oa_user(app);
-        let res = through_wechat(
+        let (res, bound) = through_wechat_bound(
             app,
             &scoped_authorize_path(&client, "openid profile offline_access", ""),
             &openid,
@@ -286,7 +311,13 @@ async fn inside_wechat_the_code_flow_signs_in_with_pkce_and_every_token_checks_o
         assert!(again.contains("scope=snsapi_userinfo"), "{again}");
         let res = app.client.get(&again).send().await.unwrap();
         let callback = location(&res);
-        let res = browse(app, callback.strip_prefix(OIDC_ISSUER).unwrap(), None, true).await;
+        let res = browse(
+            app,
+            callback.strip_prefix(OIDC_ISSUER).unwrap(),
+            Some(&bound),
+            true,
+        )
+        .await;
         assert_eq!(res.status(), 302);
         assert!(session_cookie(&res).is_some());
         let cookie_header = res.headers()["set-cookie"].to_str().unwrap().to_owned();
