@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `demo`, `migrate`, `check-config`, `apps`, `admin-keys`,
-//! `keys` and `rotate-master-key`.
+//! The command line: `serve` (default), `demo`, `migrate`, `check-config`, `apps`, `clients`,
+//! `admin-keys`, `keys` and `rotate-master-key`.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,9 @@ pub enum Command {
     /// Manage apps.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Manage the OpenID provider's clients (relying parties).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// Manage admin API keys.
     #[command(subcommand, name = "admin-keys")]
     AdminKeys(AdminKeysCommand),
@@ -107,6 +110,48 @@ pub struct AppArgs {
     pub event_token: Option<String>,
     #[arg(long, env = "WXAUTH_APP_ENCODING_AES_KEY", hide_env_values = true)]
     pub encoding_aes_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; a confidential client's secret is printed this once.
+    Add(ClientArgs),
+    /// List clients (secrets are never shown).
+    List,
+    /// Delete a client with its grants and consents.
+    Remove { client_id: String },
+    /// Print a new secret for a confidential client; the old one stops working at once.
+    RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    #[arg(long)]
+    pub name: String,
+    /// confidential or public (PKCE, no secret).
+    #[arg(long = "type", default_value = "confidential")]
+    pub kind: String,
+    /// A redirect URI, compared exactly (repeatable).
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// A post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Space-separated; default openid profile phone offline_access.
+    #[arg(long)]
+    pub scopes: Option<String>,
+    /// The Official Account app key (sign-in inside WeChat, follow-QR on the desktop).
+    #[arg(long)]
+    pub official_account: Option<String>,
+    /// The website app key (the desktop QR page).
+    #[arg(long)]
+    pub website: Option<String>,
+    /// The Mini Program app key (token exchange of wx.login codes).
+    #[arg(long)]
+    pub mini_program: Option<String>,
+    /// No consent page.
+    #[arg(long)]
+    pub first_party: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,9 @@ use secrecy::{ExposeSecret, SecretString};
 use wxauth_core::{AppDraft, AppSource, AppSpec};
 
 use crate::application::Components;
-use crate::cli::{AdminKeysCommand, AppArgs, AppKindArg, AppsCommand, KeyAlgorithm};
+use crate::cli::{
+    AdminKeysCommand, AppArgs, AppKindArg, AppsCommand, ClientsCommand, KeyAlgorithm,
+};
 use crate::config::Config;
 
 fn out() -> std::io::StdoutLock<'static> {
@@ -87,6 +89,69 @@ fn draft(args: AppArgs) -> anyhow::Result<AppDraft> {
         ..Default::default()
     };
     Ok(AppDraft::parse(spec, None, AppSource::Admin)?)
+}
+
+pub async fn clients(config: Config, command: ClientsCommand) -> anyhow::Result<()> {
+    let components = Components::build(config, true, false).await?;
+    let wxauth = &components.wxauth;
+    let ctx = wxauth_core::RequestContext {
+        actor: Some("cli".into()),
+        ..Default::default()
+    };
+    match command {
+        ClientsCommand::Add(args) => {
+            let spec = wxauth_core::oidc::clients::ClientSpec {
+                name: args.name,
+                kind: Some(args.kind),
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                scopes: args.scopes,
+                official_account: args.official_account,
+                website: args.website,
+                mini_program: args.mini_program,
+                first_party: args.first_party,
+                access_token_ttl: None,
+                refresh_token_ttl: None,
+            };
+            let created = wxauth.admin_create_oidc_client(&ctx, spec).await?;
+            let mut o = out();
+            writeln!(o, "client {} created", created.client.client_id)?;
+            if let Some(secret) = created.secret {
+                writeln!(o, "its secret, shown only this once:")?;
+                writeln!(o, "{}", secret.expose())?;
+            }
+        }
+        ClientsCommand::List => {
+            let mut o = out();
+            writeln!(o, "{:<28} {:<13} {:<6} name", "client_id", "type", "first")?;
+            for c in wxauth.admin_list_oidc_clients().await? {
+                writeln!(
+                    o,
+                    "{:<28} {:<13} {:<6} {}",
+                    c.client_id,
+                    c.kind.as_str(),
+                    c.first_party,
+                    c.name
+                )?;
+            }
+        }
+        ClientsCommand::Remove { client_id } => {
+            wxauth.admin_delete_oidc_client(&ctx, &client_id).await?;
+            writeln!(out(), "client {client_id} deleted")?;
+        }
+        ClientsCommand::RotateSecret { client_id } => {
+            let secret = wxauth
+                .admin_rotate_oidc_client_secret(&ctx, &client_id)
+                .await?;
+            let mut o = out();
+            writeln!(
+                o,
+                "client {client_id} has a new secret, shown only this once:"
+            )?;
+            writeln!(o, "{}", secret.expose())?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn admin_keys(config: Config, command: AdminKeysCommand) -> anyhow::Result<()> {

@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate { status } => commands::migrate(config, status).await,
         Command::Apps(c) => commands::apps(config, c).await,
+        Command::Clients(c) => commands::clients(config, c).await,
         Command::AdminKeys(c) => commands::admin_keys(config, c).await,
         Command::RotateMasterKey => commands::rotate_master_key(config).await,
         #[cfg(feature = "demo")]

@@ -37,9 +37,6 @@ impl Apps {
 
 pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 pub const JWT_SECRET: &str = "test-jwt-secret-that-is-long-enough-0123";
-/// The OpenID provider's issuer in tests. Not this machine's address: tests follow redirects
-/// by path, and relying-party libraries that must reach it get the real address instead.
-pub const OIDC_ISSUER: &str = "https://id.wxauth.test";
 /// A 2048-bit RSA key made for the tests (and nothing else), so that no test waits for a key
 /// generation.
 pub const OIDC_TEST_KEY: &str = include_str!("fixtures/oidc-test-rs256.pem");
@@ -55,7 +52,8 @@ pub struct TestOptions {
     /// How the simulator pushes the `oa` app's events.
     pub oa_event_mode: EventMode,
     pub customize: Option<Customize>,
-    /// Run as an OpenID provider ([`OIDC_ISSUER`], [`OIDC_TEST_KEY`]).
+    /// Run as an OpenID provider whose issuer is the server's own address (so that relying-party
+    /// libraries can discover it), signing with [`OIDC_TEST_KEY`].
     pub oidc: bool,
 }
 
@@ -202,7 +200,13 @@ impl TestApp {
         config.server.compat_official_app = Some(Apps::OA.into());
         config.server.demo_page = true;
         if options.oidc {
-            config.oidc.issuer = Some(OIDC_ISSUER.to_owned());
+            // The issuer names the port, so the port is chosen before the server binds it.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            config.server.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+            config.oidc.issuer = Some(format!("http://127.0.0.1:{port}"));
             config.oidc.keys = vec![wxauth_server::config::OidcKeyFileConfig {
                 algorithm: wxauth_tokens::SigningAlgorithm::RS256,
                 key: wxauth_server::config::KeyFileConfig {
@@ -295,6 +299,15 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The OpenID provider's issuer (the server's address), when it runs as one.
+    pub fn issuer(&self) -> &str {
+        self.config
+            .oidc
+            .issuer
+            .as_deref()
+            .expect("spawned with TestOptions::oidc")
     }
 
     pub async fn request(

@@ -10,8 +10,7 @@ mod app;
 mod database;
 
 pub use app::{
-    Apps, Instance, JWT_SECRET, MASTER_KEY, OIDC_ISSUER, OIDC_TEST_KEY, TestApp, TestOptions,
-    expect_error,
+    Apps, Instance, JWT_SECRET, MASTER_KEY, OIDC_TEST_KEY, TestApp, TestOptions, expect_error,
 };
 pub use database::{Backend, TestDatabase, backends};
 

@@ -4,6 +4,7 @@
 
 mod admin;
 mod browser;
+mod cli;
 mod compat;
 mod connections;
 mod demo;
@@ -18,6 +19,7 @@ mod miniprogram;
 mod oauth;
 mod official;
 mod oidc;
+mod oidc_rp;
 mod openapi;
 mod qr_logins;
 mod rate_limits;
