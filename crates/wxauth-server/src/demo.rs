@@ -37,7 +37,26 @@ struct DemoKeys {
     /// Created at the first start (it lives in the database); absent in older files.
     #[serde(default)]
     admin_key: Option<String>,
+    /// The OpenID provider's RS256 key; made at the first start that needs it.
+    #[serde(default)]
+    oidc_key: Option<String>,
+    /// The demo relying party (it lives in the database).
+    #[serde(default)]
+    oidc_client: Option<DemoClient>,
 }
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct DemoClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Where the demo relying party's users come back to: a local app on port 8000, as most
+/// framework quick-starts run one.
+pub const DEMO_RP_REDIRECT_URIS: [&str; 2] = [
+    "http://localhost:8000/callback",
+    "http://127.0.0.1:8000/callback",
+];
 
 fn random() -> anyhow::Result<String> {
     let key = wxauth_tokens::generate_private_key_pem(wxauth_tokens::SigningAlgorithm::HS256)
@@ -61,6 +80,8 @@ fn load_or_create_keys(dir: &Path) -> anyhow::Result<DemoKeys> {
         event_token: random()?,
         encoding_aes_key: aes.expose_secret().trim_end_matches('=').to_owned(),
         admin_key: None,
+        oidc_key: None,
+        oidc_client: None,
     };
     save_keys(dir, &keys)?;
     Ok(keys)
@@ -89,6 +110,52 @@ async fn admin_key(app: &Application, dir: &Path, keys: &mut DemoKeys) -> anyhow
     keys.admin_key = Some(key.clone());
     save_keys(dir, keys)?;
     Ok(key)
+}
+
+/// The demo relying party: the one kept from an earlier start while the database still knows
+/// it, else a new one, kept for the next start.
+async fn demo_client(
+    app: &Application,
+    dir: &Path,
+    keys: &mut DemoKeys,
+) -> anyhow::Result<DemoClient> {
+    if let Some(client) = &keys.oidc_client
+        && app
+            .wxauth()
+            .admin_oidc_client(&client.client_id)
+            .await
+            .is_ok()
+    {
+        return Ok(client.clone());
+    }
+    let spec = wxauth_core::oidc::clients::ClientSpec {
+        name: "Demo relying party".into(),
+        redirect_uris: DEMO_RP_REDIRECT_URIS.map(str::to_owned).to_vec(),
+        post_logout_redirect_uris: vec![
+            "http://localhost:8000/".into(),
+            "http://127.0.0.1:8000/".into(),
+        ],
+        scopes: Some("openid profile phone offline_access unionid".into()),
+        official_account: Some(OFFICIAL_KEY.into()),
+        mini_program: Some(MINI_PROGRAM_KEY.into()),
+        first_party: true,
+        ..Default::default()
+    };
+    let created = app
+        .wxauth()
+        .admin_create_oidc_client(&Default::default(), spec)
+        .await
+        .context("cannot create the demo's OpenID client")?;
+    let client = DemoClient {
+        client_id: created.client.client_id,
+        client_secret: created
+            .secret
+            .map(|s| s.expose().to_owned())
+            .context("a confidential client has a secret")?,
+    };
+    keys.oidc_client = Some(client.clone());
+    save_keys(dir, keys)?;
+    Ok(client)
 }
 
 /// The configuration of the demo: SQLite in the data directory, both demo apps pointed at the
@@ -143,6 +210,19 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
     oa.event_token = Some(SecretString::from(keys.event_token.clone()));
     oa.encoding_aes_key = Some(SecretString::from(keys.encoding_aes_key.clone()));
     config.apps.insert(OFFICIAL_KEY.into(), oa);
+    if let Some(pem) = &keys.oidc_key {
+        config.oidc.issuer = Some(format!("http://{}", args.listen));
+        config.oidc.keys = vec![crate::config::OidcKeyFileConfig {
+            algorithm: wxauth_tokens::SigningAlgorithm::RS256,
+            key: crate::config::KeyFileConfig {
+                kid: "demo-rs256".into(),
+                private_key_pem: Some(SecretString::from(pem.clone())),
+                private_key_file: None,
+                public_key_pem: None,
+                public_key_file: None,
+            },
+        }];
+    }
     config
 }
 
@@ -150,6 +230,12 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
     let mut keys = load_or_create_keys(&args.data_dir)?;
+    if keys.oidc_key.is_none() {
+        let pem = wxauth_tokens::generate_private_key_pem(wxauth_tokens::SigningAlgorithm::RS256)
+            .map_err(anyhow::Error::msg)?;
+        keys.oidc_key = Some(pem.expose_secret().to_owned());
+        save_keys(&args.data_dir, &keys)?;
+    }
     let events_url = format!(
         "http://{}/api/v1/official/{OFFICIAL_KEY}/events",
         args.listen
@@ -190,22 +276,32 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log);
     let app = Application::build(config).await?;
     let admin_key = admin_key(&app, &args.data_dir, &mut keys).await?;
-    print_banner(args.listen, &sim.base_url(), &admin_key)?;
+    let client = demo_client(&app, &args.data_dir, &mut keys).await?;
+    print_banner(args.listen, &sim.base_url(), &admin_key, &client)?;
     let result = app.run_until_stopped().await;
     sim.stop().await;
     Ok(result?)
 }
 
-fn print_banner(listen: SocketAddr, sim: &str, admin_key: &str) -> std::io::Result<()> {
+fn print_banner(
+    listen: SocketAddr,
+    sim: &str,
+    admin_key: &str,
+    client: &DemoClient,
+) -> std::io::Result<()> {
     let mut o = std::io::stdout().lock();
-    o.write_all(banner(listen, sim, admin_key).as_bytes())?;
+    o.write_all(banner(listen, sim, admin_key, client).as_bytes())?;
     o.flush()
 }
 
 /// What the demo prints: where things are, the admin key, and a curl session that stops at
 /// the first failing step with the body that explains it.
-pub fn banner(listen: SocketAddr, sim: &str, admin_key: &str) -> String {
+pub fn banner(listen: SocketAddr, sim: &str, admin_key: &str, client: &DemoClient) -> String {
     let api = format!("http://{listen}");
+    let DemoClient {
+        client_id,
+        client_secret,
+    } = client;
     format!(
         r#"
 wxauth demo is running (SQLite, WeChat simulator at {sim})
@@ -214,6 +310,11 @@ wxauth demo is running (SQLite, WeChat simulator at {sim})
   Demo page:   {api}/demo/         (scan as the simulator's user Alice)
   OpenAPI:     {api}/api-docs/openapi.json
   Admin key:   {admin_key}
+
+  OpenID Connect issuer: {api}   (discovery: {api}/.well-known/openid-configuration)
+    client_id:     {client_id}
+    client_secret: {client_secret}
+    redirect URIs: http://localhost:8000/callback, http://127.0.0.1:8000/callback
 
 Try it: a Mini Program user logs in and reads their account. Paste the block into a POSIX
 shell; it stops at the first step that fails and prints the error body.

@@ -13,7 +13,11 @@ fn free_port() -> SocketAddr {
 
 /// The session block of the banner, as the user pastes it.
 fn session(listen: SocketAddr, sim: &str) -> String {
-    let banner = wxauth_server::demo::banner(listen, sim, "wxa_unused");
+    let client = wxauth_server::demo::DemoClient {
+        client_id: "client_unused".into(),
+        client_secret: "cs_unused".into(),
+    };
+    let banner = wxauth_server::demo::banner(listen, sim, "wxa_unused", &client);
     let start = banner.find("\n(\n").unwrap() + 1;
     let end = banner.find("\n)\n").unwrap() + 2;
     banner[start..end].to_owned()
