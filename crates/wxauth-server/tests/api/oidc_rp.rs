@@ -197,3 +197,93 @@ async fn the_rust_openidconnect_crate_signs_in_refreshes_introspects_and_revokes
     })
     .await;
 }
+
+/// The steps both spawned relying parties report, in order.
+const RP_STEPS: [&str; 11] = [
+    "discovery",
+    "authorize",
+    "wechat",
+    "callback",
+    "token",
+    "userinfo",
+    "refresh",
+    "introspect",
+    "revoke",
+    "introspect_revoked",
+    "logout",
+];
+
+/// Runs a relying-party program from `crates/wxauth-server/tests/rp` against the app, after
+/// `.ci/rp-deps` installed what it needs (quick once done; it locks, so tests may share it).
+async fn run_rp(app: &TestApp, program: &'static [&'static str]) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (id, secret) = register(app).await;
+    approve_next_wechat_page(app);
+    let issuer = app.issuer().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        let deps = std::process::Command::new("bash")
+            .arg(".ci/rp-deps")
+            .current_dir(&root)
+            .output()
+            .expect("bash");
+        assert!(
+            deps.status.success(),
+            ".ci/rp-deps failed: {}",
+            String::from_utf8_lossy(&deps.stderr)
+        );
+        std::process::Command::new(program[0])
+            .args(&program[1..])
+            .current_dir(&root)
+            .env("ISSUER", issuer)
+            .env("CLIENT_ID", id)
+            .env("CLIENT_SECRET", secret)
+            .env("REDIRECT_URI", RP)
+            .env("POST_LOGOUT_REDIRECT_URI", RP_LOGOUT)
+            .env("WECHAT_UA", WECHAT_UA)
+            .output()
+            .expect("the relying party starts")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{} failed on {}:\n{}\n{}",
+        program.join(" "),
+        app.backend(),
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["steps"], json!(RP_STEPS));
+    report
+}
+
+#[tokio::test]
+async fn node_openid_client_signs_in_through_wechat_and_does_everything_else() {
+    each_backend_with(TestOptions::default().oidc(), async |app| {
+        run_rp(
+            app,
+            &["node", "crates/wxauth-server/tests/rp/openid-client/rp.mjs"],
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn python_authlib_signs_in_through_wechat_and_does_everything_else() {
+    each_backend_with(TestOptions::default().oidc(), async |app| {
+        run_rp(
+            app,
+            &[
+                "crates/wxauth-server/tests/rp/.venv/bin/python",
+                "crates/wxauth-server/tests/rp/authlib_rp.py",
+            ],
+        )
+        .await;
+    })
+    .await;
+}
