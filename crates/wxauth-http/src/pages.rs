@@ -296,9 +296,10 @@ fn qr_svg(content: &str) -> String {
             let _ = write!(path, "M{} {}h1v1h-1z", i % width + quiet, i / width + quiet);
         }
     }
+    let content = escape(content);
     format!(
-        "<svg class=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" \
-         role=\"img\" aria-label=\"QR\" shape-rendering=\"crispEdges\">\
+        "<svg class=\"qr\" id=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {size} {size}\" \
+         role=\"img\" aria-label=\"QR\" data-content=\"{content}\" shape-rendering=\"crispEdges\">\
          <rect width=\"{size}\" height=\"{size}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
     )
 }

@@ -225,13 +225,18 @@ async fn start_driver() -> (Driver, u16) {
 /// browser, runs `test`, then closes the session and shuts the app down whether or not `test`
 /// failed; a failure is raised after that.
 async fn in_browser(test: impl AsyncFnOnce(&TestApp, &Client)) {
+    in_browser_with(TestOptions::default(), test).await;
+}
+
+/// [`in_browser`] with the app's options.
+pub(crate) async fn in_browser_with(
+    options: TestOptions,
+    test: impl AsyncFnOnce(&TestApp, &Client),
+) {
     if !browser_installed() {
         return;
     }
-    let (browser, app) = tokio::join!(
-        Browser::start(),
-        TestApp::spawn(Backend::Sqlite, TestOptions::default())
-    );
+    let (browser, app) = tokio::join!(Browser::start(), TestApp::spawn(Backend::Sqlite, options));
     let outcome = AssertUnwindSafe(test(&app, browser.client()))
         .catch_unwind()
         .await;
@@ -243,7 +248,7 @@ async fn in_browser(test: impl AsyncFnOnce(&TestApp, &Client)) {
 }
 
 /// One WebDriver step with a deadline; an error or a timeout fails the test, naming the step.
-async fn within<T, E: std::fmt::Display>(
+pub(crate) async fn within<T, E: std::fmt::Display>(
     what: &str,
     step: impl Future<Output = Result<T, E>>,
 ) -> T {
@@ -258,7 +263,7 @@ async fn within<T, E: std::fmt::Display>(
 /// and returns its value. Fails at once when the page shows an error (`data-error` on
 /// `<body>`), and after [`WAIT`] otherwise, with what the page shows. Errors while the page
 /// navigates are retried.
-async fn wait_until(browser: &Client, what: &str, check: &str) -> Value {
+pub(crate) async fn wait_until(browser: &Client, what: &str, check: &str) -> Value {
     let script = format!(
         "const error = document.body && document.body.dataset.error;
          if (error) return {{ error }};

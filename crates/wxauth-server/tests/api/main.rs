@@ -19,6 +19,7 @@ mod miniprogram;
 mod oauth;
 mod official;
 mod oidc;
+mod oidc_browser;
 mod oidc_rp;
 mod openapi;
 mod qr_logins;

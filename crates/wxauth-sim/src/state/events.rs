@@ -17,6 +17,19 @@ impl SimState {
     /// The user scans a parametric QR code: a user not yet following gets `subscribe` with
     /// `EventKey = "qrscene_" + scene` and becomes a follower; a follower gets `SCAN` with the
     /// bare scene. The event is pushed to the app's `event_url` (when it has one).
+    /// A scan of the QR code whose content is `url`, as a phone reads it off a page that drew
+    /// the code itself rather than showing WeChat's image of the ticket.
+    pub async fn scan_url(&self, url: &str, openid: &str) -> Result<EventReport, SimError> {
+        let ticket = self.with_world(|world, _| {
+            world
+                .tickets
+                .by_url(url)
+                .map(str::to_owned)
+                .ok_or_else(|| SimError::NotFound("no QR code has this content".to_owned()))
+        })?;
+        self.scan(&ticket, openid).await
+    }
+
     pub async fn scan(&self, ticket: &str, openid: &str) -> Result<EventReport, SimError> {
         let (message, receiver, now) = self.with_world(|world, now| {
             let qr = world

@@ -62,6 +62,14 @@ impl Tickets {
         self.entries.get(ticket)
     }
 
+    /// The ticket of the QR code whose content is `url` (what a phone's camera reads).
+    pub(crate) fn by_url(&self, url: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, t)| t.url == url)
+            .map(|(id, _)| id.as_str())
+    }
+
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
     }
