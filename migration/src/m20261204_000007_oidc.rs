@@ -54,6 +54,7 @@ enum OidcAuthorizations {
     UiLocales,
     Method,
     QrLoginId,
+    MpLoginId,
     CreatedAt,
     ExpiresAt,
     UserId,
@@ -152,6 +153,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(OidcAuthorizations::UiLocales, 64))
                     .col(string_null(OidcAuthorizations::Method, 32))
                     .col(string_null(OidcAuthorizations::QrLoginId, 64))
+                    .col(string_null(OidcAuthorizations::MpLoginId, 64))
                     .col(timestamp(db, OidcAuthorizations::CreatedAt))
                     .col(timestamp(db, OidcAuthorizations::ExpiresAt))
                     .col(reference_null(OidcAuthorizations::UserId))

@@ -106,6 +106,14 @@ pub struct MpQrLoginScanned {
     pub requested_at: wxauth_domain::Timestamp,
 }
 
+/// A scan-login as [`Wxauth::claim_mp_qr_login`] found it.
+pub(crate) enum MpScan {
+    Waiting { scanned: bool },
+    Expired,
+    Cancelled,
+    Confirmed { app: Arc<App>, who: WechatSignIn },
+}
+
 impl Wxauth {
     /// Starts a scan-login: draws the code (once) and stores it with the login.
     pub async fn start_mp_qr_login(
@@ -312,6 +320,46 @@ impl Wxauth {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Takes a confirmed login for the caller, once, without signing anyone in: the OpenID
+    /// provider issues its own credentials for the scanner it answers.
+    pub(crate) async fn claim_mp_qr_login(&self, login_id: &str) -> CoreResult<MpScan> {
+        let hash = login_hash(login_id)?;
+        let login = self
+            .store
+            .read()
+            .mp_qr_login_by_login(&hash)
+            .await?
+            .ok_or(CoreError::NotFound("QR login"))?;
+        match login.status {
+            MpQrLoginStatus::Consumed => return Err(CoreError::QrLoginConsumed),
+            MpQrLoginStatus::Cancelled => return Ok(MpScan::Cancelled),
+            _ if login.expires_at <= self.now() => return Ok(MpScan::Expired),
+            MpQrLoginStatus::Pending => return Ok(MpScan::Waiting { scanned: false }),
+            MpQrLoginStatus::Scanned => return Ok(MpScan::Waiting { scanned: true }),
+            MpQrLoginStatus::Confirmed => {}
+        }
+        let openid = login
+            .openid
+            .clone()
+            .ok_or(CoreError::NotFound("QR login"))?;
+        let moved = self
+            .move_login(
+                &login,
+                MpQrLoginStatus::Confirmed,
+                MpQrLoginStatus::Consumed,
+            )
+            .await?;
+        if !moved {
+            return Err(CoreError::QrLoginConsumed);
+        }
+        self.qr_watchers.wake(&hash);
+        let app = self.apps.by_id(login.app_id).await?;
+        Ok(MpScan::Confirmed {
+            app,
+            who: WechatSignIn::new(openid, login.unionid.clone()),
+        })
     }
 
     async fn move_login(

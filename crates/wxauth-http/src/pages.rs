@@ -194,6 +194,18 @@ pub fn sign_in_page(lang: Lang, signin: &SignInPage) -> HttpResponse {
                     qr_svg(qr_content)
                 );
             }
+            DesktopMethod::MiniProgramCode { image_path, .. } => {
+                poll = true;
+                let _ = write!(
+                    body,
+                    "<p>{}</p><img class=\"qr\" id=\"mp-code\" alt=\"Mini Program code\" src=\"{}\">",
+                    lang.t(
+                        "Or scan the Mini Program code with WeChat and confirm there:",
+                        "或用微信扫描小程序码，并在小程序中确认："
+                    ),
+                    escape(image_path)
+                );
+            }
             DesktopMethod::Website { url } => {
                 let _ = write!(
                     body,
@@ -211,9 +223,14 @@ pub fn sign_in_page(lang: Lang, signin: &SignInPage) -> HttpResponse {
              function tick(){{fetch('/oidc/signin/status?request='+encodeURIComponent(r),{{credentials:'same-origin'}})\
              .then(function(x){{return x.json()}}).then(function(j){{\
              if(j.status==='done'&&j.location){{location.href=j.location;return}}\
-             if(j.status==='expired'){{s.textContent={expired};return}}setTimeout(tick,2000)}})\
+             if(j.status==='expired'){{s.textContent={expired};return}}\
+             if(j.status==='scanned'){{s.textContent={scanned}}}setTimeout(tick,2000)}})\
              .catch(function(){{setTimeout(tick,4000)}})}}setTimeout(tick,2000)}})();",
             request = serde_json::Value::from(signin.request.as_str()),
+            scanned = serde_json::Value::from(lang.t(
+                "Scanned: confirm in the Mini Program.",
+                "已扫码，请在小程序中确认。"
+            )),
             expired = serde_json::Value::from(lang.t(
                 "The code expired. Reload the page for a new one.",
                 "二维码已过期，请刷新页面。"

@@ -135,6 +135,9 @@ pub enum DesktopMethod {
     Website { url: String },
     /// The Official Account's follow QR: the page shows it and asks how the scan went.
     OfficialAccountQr { qr_content: String, expires_in: i64 },
+    /// The Mini Program's code (its image is served at `image_path`), scanned and confirmed
+    /// in the Mini Program.
+    MiniProgramCode { image_path: String, expires_in: i64 },
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +215,8 @@ impl std::fmt::Debug for SessionCookie {
 #[derive(Debug, Clone)]
 pub enum SignInStatus {
     Pending,
+    /// The Mini Program code was scanned; the user is confirming in the Mini Program.
+    Scanned,
     Expired,
     Done(Answer),
 }
@@ -423,6 +428,22 @@ impl Wxauth {
             finish(tx, result).await.map_err(|e| to_client(e.into()))?;
             methods.push(DesktopMethod::OfficialAccountQr {
                 qr_content: start.qr_url,
+                expires_in: start.expires_in,
+            });
+        }
+        if let Some(key) = &apps.mini_program {
+            let start = self
+                .start_mp_qr_login(ctx, Some(key.as_str()), None)
+                .await
+                .map_err(|e| to_client(e.into()))?;
+            let mut tx = self.store.begin().await.map_err(|e| to_client(e.into()))?;
+            let result = tx
+                .set_authorization_mp_login(record.id, &start.login_id)
+                .await
+                .map_err(crate::CoreError::from);
+            finish(tx, result).await.map_err(|e| to_client(e.into()))?;
+            methods.push(DesktopMethod::MiniProgramCode {
+                image_path: format!("/api/v1/miniprogram/qr-logins/{}/image", start.login_id),
                 expires_in: start.expires_in,
             });
         }
@@ -1049,26 +1070,46 @@ impl Wxauth {
                 ));
             }
         };
-        let Some(login_id) = &record.qr_login_id else {
-            return Ok(SignInStatus::Pending);
-        };
-        let (app, who) = match self.claim_qr_login(login_id).await? {
-            crate::official::QrScan::Pending => return Ok(SignInStatus::Pending),
-            crate::official::QrScan::Expired => return Ok(SignInStatus::Expired),
-            crate::official::QrScan::Scanned { app, who } => (app, who),
+        // Whichever method the user took: the follow QR's scan, or the Mini Program's confirm.
+        let mut open = false;
+        let mut scanned = false;
+        let mut found = None;
+        if let Some(login_id) = &record.qr_login_id {
+            match self.claim_qr_login(login_id).await? {
+                crate::official::QrScan::Pending => open = true,
+                crate::official::QrScan::Expired => {}
+                crate::official::QrScan::Scanned { app, who } => {
+                    found = Some((app, who, SignInMethod::WechatOaQr));
+                }
+            }
+        }
+        if found.is_none()
+            && let Some(login_id) = &record.mp_login_id
+        {
+            match self.claim_mp_qr_login(login_id).await? {
+                crate::mp_qr_login::MpScan::Waiting { scanned: s } => {
+                    open = true;
+                    scanned = s;
+                }
+                crate::mp_qr_login::MpScan::Expired | crate::mp_qr_login::MpScan::Cancelled => {}
+                crate::mp_qr_login::MpScan::Confirmed { app, who } => {
+                    found = Some((app, who, SignInMethod::WechatMpCode));
+                }
+            }
+        }
+        let started = record.qr_login_id.is_some() || record.mp_login_id.is_some();
+        let Some((app, who, method)) = found else {
+            return Ok(match (open || !started, scanned) {
+                (true, true) => SignInStatus::Scanned,
+                (true, false) => SignInStatus::Pending,
+                (false, _) => SignInStatus::Expired,
+            });
         };
         let user = self.identify_wechat(ctx, &app, who).await;
         let answer = match user {
             Ok(user) => {
-                self.signed_in(
-                    ctx,
-                    handle,
-                    &record,
-                    &client,
-                    &user,
-                    SignInMethod::WechatOaQr,
-                )
-                .await
+                self.signed_in(ctx, handle, &record, &client, &user, method)
+                    .await
             }
             Err(e) => Err(e.into()),
         };

@@ -51,6 +51,8 @@ pub struct AuthorizationRecord {
     pub method: Option<SignInMethod>,
     /// The Official Account scan-to-login the sign-in page shows, once started.
     pub qr_login_id: Option<String>,
+    /// The Mini Program scan-login the sign-in page shows, once started.
+    pub mp_login_id: Option<String>,
     pub expires_at: Timestamp,
     /// From the sign-in on.
     pub user_id: Option<UserId>,
@@ -110,6 +112,8 @@ pub trait AuthorizationWrites: Send {
         method: SignInMethod,
         qr_login_id: Option<&str>,
     ) -> RepoResult<bool>;
+    /// Records the Mini Program scan-login the sign-in page shows.
+    async fn set_authorization_mp_login(&mut self, id: i64, login_id: &str) -> RepoResult<bool>;
     /// Gives the authorization its sign-in and code; false when it had one already (the
     /// request is single-use).
     async fn complete_authorization(

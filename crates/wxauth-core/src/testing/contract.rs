@@ -1240,6 +1240,7 @@ pub async fn oidc_codes_and_grants_are_single_use(store: &dyn Store) {
             params: params.clone(),
             method: None,
             qr_login_id: None,
+            mp_login_id: None,
             expires_at: now() + Duration::minutes(10),
             user_id: None,
             auth_time: None,
@@ -1267,6 +1268,11 @@ pub async fn oidc_codes_and_grants_are_single_use(store: &dyn Store) {
             .await
             .unwrap()
     );
+    assert!(
+        tx.set_authorization_mp_login(pending.id, "mql_1")
+            .await
+            .unwrap()
+    );
     tx.commit().await.unwrap();
     let chosen = store
         .read()
@@ -1276,6 +1282,7 @@ pub async fn oidc_codes_and_grants_are_single_use(store: &dyn Store) {
         .unwrap();
     assert_eq!(chosen.method, Some(SignInMethod::WechatOaQr));
     assert_eq!(chosen.qr_login_id.as_deref(), Some("ql_1"));
+    assert_eq!(chosen.mp_login_id.as_deref(), Some("mql_1"));
 
     // The sign-in gives it a code, once.
     let session_hash = unique("bs");

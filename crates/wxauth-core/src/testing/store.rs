@@ -1004,6 +1004,7 @@ impl AuthorizationWrites for FakeHandle {
                 params: a.params.clone(),
                 method: a.method,
                 qr_login_id: None,
+                mp_login_id: None,
                 expires_at: a.expires_at,
                 user_id: None,
                 auth_time: None,
@@ -1029,6 +1030,13 @@ impl AuthorizationWrites for FakeHandle {
                 a.method = Some(method);
                 a.qr_login_id = qr_login_id.map(str::to_owned);
             },
+        ))
+    }
+    async fn set_authorization_mp_login(&mut self, id: i64, login_id: &str) -> RepoResult<bool> {
+        Ok(mark(
+            &mut self.state.oidc_authorizations,
+            |(_, a)| a.id == id,
+            |(_, a)| a.mp_login_id = Some(login_id.to_owned()),
         ))
     }
     async fn complete_authorization(

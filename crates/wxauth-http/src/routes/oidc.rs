@@ -493,7 +493,7 @@ pub struct RequestQuery {
 #[utoipa::path(tag = "OpenID Connect",
     params(RequestQuery),
     responses(
-        (status = 200, description = "`{\"status\": \"pending\" | \"expired\" | \"done\", \"location\"?}`", body = Object),
+        (status = 200, description = "`{\"status\": \"pending\" | \"scanned\" | \"expired\" | \"done\", \"location\"?}`", body = Object),
         (status = 404, description = "Unknown request", body = Object),
     ))]
 #[get("/oidc/signin/status")]
@@ -514,6 +514,9 @@ pub async fn sign_in_status(
         Ok(SignInStatus::Pending) => HttpResponse::Ok()
             .insert_header(no_store)
             .json(json!({"status": "pending"})),
+        Ok(SignInStatus::Scanned) => HttpResponse::Ok()
+            .insert_header(no_store)
+            .json(json!({"status": "scanned"})),
         Ok(SignInStatus::Expired) => HttpResponse::Ok()
             .insert_header(no_store)
             .json(json!({"status": "expired"})),

@@ -18,6 +18,7 @@ pub struct Model {
     pub ui_locales: Option<String>,
     pub method: Option<String>,
     pub qr_login_id: Option<String>,
+    pub mp_login_id: Option<String>,
     pub created_at: TimeDateTime,
     pub expires_at: TimeDateTime,
     pub user_id: Option<i64>,

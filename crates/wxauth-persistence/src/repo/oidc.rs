@@ -112,6 +112,7 @@ fn authorization(m: authorizations::Model) -> RepoResult<AuthorizationRecord> {
         },
         method: m.method.as_deref().map(method_from_db).transpose()?,
         qr_login_id: m.qr_login_id,
+        mp_login_id: m.mp_login_id,
         expires_at: from_db(m.expires_at),
         user_id: m.user_id.map(UserId),
         auth_time: m.auth_time.map(from_db),
@@ -307,6 +308,7 @@ impl AuthorizationWrites for TxConn {
             ui_locales: Set(p.ui_locales.clone()),
             method: Set(a.method.map(|m| m.as_str().to_owned())),
             qr_login_id: Set(None),
+            mp_login_id: Set(None),
             created_at: Set(to_db(now)),
             expires_at: Set(to_db(a.expires_at)),
             user_id: Set(None),
@@ -341,6 +343,17 @@ impl AuthorizationWrites for TxConn {
                 Column::QrLoginId,
                 Expr::value(qr_login_id.map(str::to_owned)),
             )
+            .filter(Column::Id.eq(id))
+            .exec(self.synced().await?)
+            .await
+            .map_err(db_err)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn set_authorization_mp_login(&mut self, id: i64, login_id: &str) -> RepoResult<bool> {
+        use authorizations::Column;
+        let res = authorizations::Entity::update_many()
+            .col_expr(Column::MpLoginId, Expr::value(Some(login_id.to_owned())))
             .filter(Column::Id.eq(id))
             .exec(self.synced().await?)
             .await

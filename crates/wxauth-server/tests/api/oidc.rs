@@ -824,3 +824,94 @@ async fn a_mini_program_exchanges_its_wx_login_code_for_the_same_tokens() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_the_desktop_the_mini_program_code_signs_in_once_confirmed_in_the_mini_program() {
+    each_backend_with(oidc(), async |app| {
+        let client = confidential(app, true).await;
+        let res = browse(app, &authorize_path(&client, ""), None, false).await;
+        assert_eq!(res.status(), 200, "the sign-in page on {}", app.backend());
+        let bound = request_cookie(&res);
+        let html = res.text().await.unwrap();
+        let image = {
+            let marker = "src=\"/api/v1/miniprogram/qr-logins/";
+            let start = html.find(marker).expect("the Mini Program code") + "src=\"".len();
+            html[start..start + html[start..].find('"').unwrap()].to_owned()
+        };
+        let handle = {
+            let marker = "var r=\"";
+            let start = html.find(marker).expect("the page's request") + marker.len();
+            html[start..start + html[start..].find('"').unwrap()].to_owned()
+        };
+        let status = async || -> Value {
+            let res = browse(
+                app,
+                &format!("/oidc/signin/status?request={handle}"),
+                Some(&bound),
+                false,
+            )
+            .await;
+            assert_eq!(res.status(), 200);
+            res.json().await.unwrap()
+        };
+        assert_eq!(status().await["status"], "pending");
+        // Another browser cannot ask.
+        let res = browse(
+            app,
+            &format!("/oidc/signin/status?request={handle}"),
+            None,
+            false,
+        )
+        .await;
+        assert_eq!(res.status(), 400);
+
+        // The phone scans the code, the Mini Program page sends the scene with a wx.login code.
+        let openid = app.new_mp_user();
+        let bytes = app.get(&image).await.bytes().await.unwrap();
+        let scan = app.sim.state().scan_wxacode_image(&openid, &bytes).unwrap();
+        let res = app
+            .post(
+                "/api/v1/miniprogram/qr-logins/scan",
+                json!({ "scene": scan.scene, "code": scan.code }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let scanned: Value = res.json().await.unwrap();
+        assert_eq!(status().await["status"], "scanned");
+        let res = app
+            .post_auth(
+                "/api/v1/miniprogram/qr-logins/confirm",
+                scanned["confirmToken"].as_str().unwrap(),
+                json!({ "scene": scan.scene }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+
+        let res = browse(
+            app,
+            &format!("/oidc/signin/status?request={handle}"),
+            Some(&bound),
+            false,
+        )
+        .await;
+        assert!(
+            session_cookie(&res).is_some(),
+            "the sign-in starts a browser session"
+        );
+        let done: Value = res.json().await.unwrap();
+        assert_eq!(done["status"], "done");
+        let back = done["location"].as_str().unwrap();
+        assert!(back.starts_with(RP), "{back}");
+        let tokens: Value = redeem(app, &client, &query_of(back)["code"])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = verify(app, tokens["id_token"].as_str().unwrap(), &client.id).await;
+        assert_eq!(id["amr"], json!(["wechat_mp_code"]));
+        // The same account a Mini Program login of this user reaches.
+        let login = app.login(&openid).await;
+        assert_eq!(id["sub"], login["user"]["id"]);
+    })
+    .await;
+}
