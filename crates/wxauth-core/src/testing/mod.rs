@@ -16,7 +16,7 @@ use crate::apps::{AppDraft, AppSource};
 use crate::ports::{ManualClock, SignInOutcome, Telemetry, Unlimited};
 
 pub use store::{FakeHandle, FakeMpQrLogin, FakeStore, State};
-pub use wechat::{FakeCrypto, FakeSigner, FakeWechat};
+pub use wechat::{FakeCrypto, FakeProviderSigner, FakeSigner, FakeWechat};
 
 /// Telemetry that remembers what it was told.
 #[derive(Debug, Default)]
@@ -93,6 +93,28 @@ impl Harness {
                 .await
                 .unwrap();
         }
+        Harness {
+            wxauth,
+            store,
+            wechat,
+            clock,
+            telemetry,
+        }
+    }
+
+    /// [`Harness::new`], as an OpenID provider (issuer `https://id.example.com`).
+    pub async fn oidc(policy: RegistrationPolicy) -> Harness {
+        let Harness {
+            wxauth,
+            store,
+            wechat,
+            clock,
+            telemetry,
+        } = Harness::new(policy).await;
+        let wxauth = wxauth.with_oidc(crate::oidc::OidcProvider {
+            signer: Arc::new(FakeProviderSigner),
+            settings: crate::oidc::OidcSettings::new("https://id.example.com"),
+        });
         Harness {
             wxauth,
             store,

@@ -229,3 +229,34 @@ impl AccessTokenSigner for FakeSigner {
         None
     }
 }
+
+/// The provider's signer without cryptography: `<typ>.<claims as JSON>`. It checks the type
+/// and the shape, not the expiry (the use cases' tests run on a manual clock).
+pub struct FakeProviderSigner;
+
+impl ProviderSigner for FakeProviderSigner {
+    fn sign(&self, typ: &'static str, claims: &serde_json::Value) -> Result<String, TokenError> {
+        Ok(format!("{typ}.{claims}"))
+    }
+    fn verify(
+        &self,
+        typ: &'static str,
+        token: &str,
+        _verify_exp: bool,
+    ) -> Result<serde_json::Value, TokenError> {
+        let (t, claims) = token.split_once('.').ok_or(TokenError::Invalid)?;
+        if t != typ {
+            return Err(TokenError::Invalid);
+        }
+        serde_json::from_str(claims).map_err(|_| TokenError::Invalid)
+    }
+    fn algorithm(&self) -> &'static str {
+        "RS256"
+    }
+    fn algorithms(&self) -> Vec<&'static str> {
+        vec!["RS256"]
+    }
+    fn jwks(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+}

@@ -5,6 +5,7 @@ mod apps;
 mod mp_qr_login;
 mod oauth;
 mod official;
+mod oidc;
 mod sessions;
 mod signin;
 
