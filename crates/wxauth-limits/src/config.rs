@@ -65,6 +65,7 @@ pub struct RateLimitConfig {
     pub openid: Limit,
     pub oauth: Limit,
     pub poll: Limit,
+    pub token: Limit,
 }
 
 impl Default for RateLimitConfig {
@@ -76,6 +77,7 @@ impl Default for RateLimitConfig {
             openid: Limit::new(60, 20, 1_000),
             oauth: Limit::new(60, 20, 500),
             poll: Limit::new(600, 60, 2_000),
+            token: Limit::new(60_000, 2_000, 50_000),
         }
     }
 }
@@ -90,6 +92,7 @@ struct RawRateLimitConfig {
     openid: LimitOverride,
     oauth: LimitOverride,
     poll: LimitOverride,
+    token: LimitOverride,
 }
 
 #[derive(Deserialize, Default)]
@@ -120,6 +123,7 @@ impl From<RawRateLimitConfig> for RateLimitConfig {
             openid: raw.openid.over(d.openid),
             oauth: raw.oauth.over(d.oauth),
             poll: raw.poll.over(d.poll),
+            token: raw.token.over(d.token),
         }
     }
 }
@@ -133,6 +137,7 @@ impl RateLimitConfig {
             LimitClass::Openid => &self.openid,
             LimitClass::OAuth => &self.oauth,
             LimitClass::Poll => &self.poll,
+            LimitClass::Token => &self.token,
         }
     }
 }

@@ -36,6 +36,7 @@ pub struct LocalLimits {
     openid: ClassLimiters,
     oauth: ClassLimiters,
     poll: ClassLimiters,
+    token: ClassLimiters,
 }
 
 impl std::fmt::Debug for LocalLimits {
@@ -56,6 +57,7 @@ impl LocalLimits {
             openid: ClassLimiters::new(&config.openid),
             oauth: ClassLimiters::new(&config.oauth),
             poll: ClassLimiters::new(&config.poll),
+            token: ClassLimiters::new(&config.token),
         }
     }
 
@@ -66,6 +68,7 @@ impl LocalLimits {
             LimitClass::Openid => &self.openid,
             LimitClass::OAuth => &self.oauth,
             LimitClass::Poll => &self.poll,
+            LimitClass::Token => &self.token,
         }
     }
 
@@ -93,6 +96,7 @@ impl LocalLimits {
             &self.openid,
             &self.oauth,
             &self.poll,
+            &self.token,
         ] {
             c.per_ip.retain_recent();
             c.per_ip.shrink_to_fit();

@@ -84,7 +84,7 @@ impl Wxauth {
         req: TokenRequest<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         self.provider()?;
-        self.admit(ctx, LimitClass::OAuth, None).await?;
+        self.admit(ctx, LimitClass::Token, None).await?;
         let client = self.authenticate_client(auth).await;
         let client = match client {
             Ok(client) => client,

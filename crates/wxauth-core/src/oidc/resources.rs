@@ -116,7 +116,7 @@ impl Wxauth {
         bearer: Option<&str>,
     ) -> Result<Value, OAuthError> {
         self.provider()?;
-        self.admit(ctx, LimitClass::Poll, None).await?;
+        self.admit(ctx, LimitClass::Token, None).await?;
         let bearer =
             bearer.ok_or_else(|| OAuthError::invalid_token("a bearer token is required"))?;
         let (access, user, _) = self.token_user(bearer).await?;
@@ -145,7 +145,7 @@ impl Wxauth {
         token: Option<&str>,
     ) -> Result<Introspection, OAuthError> {
         self.provider()?;
-        self.admit(ctx, LimitClass::Poll, None).await?;
+        self.admit(ctx, LimitClass::Token, None).await?;
         let client = self.authenticate_client(auth).await?;
         let token = token
             .filter(|t| !t.is_empty())
@@ -240,7 +240,7 @@ impl Wxauth {
         token: Option<&str>,
     ) -> Result<(), OAuthError> {
         self.provider()?;
-        self.admit(ctx, LimitClass::OAuth, None).await?;
+        self.admit(ctx, LimitClass::Token, None).await?;
         let client = self.authenticate_client(auth).await?;
         let token = token
             .filter(|t| !t.is_empty())

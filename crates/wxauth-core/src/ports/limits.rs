@@ -20,15 +20,19 @@ pub enum LimitClass {
     OAuth,
     /// Scan-to-login polls (a browser polls about once a second).
     Poll,
+    /// The OpenID provider's back channel: token, introspection, revocation and userinfo
+    /// requests, from relying parties' servers (few addresses, many requests).
+    Token,
 }
 
 impl LimitClass {
-    pub const ALL: [LimitClass; 5] = [
+    pub const ALL: [LimitClass; 6] = [
         LimitClass::Login,
         LimitClass::Phone,
         LimitClass::Openid,
         LimitClass::OAuth,
         LimitClass::Poll,
+        LimitClass::Token,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,7 @@ impl LimitClass {
             Self::Openid => "openid",
             Self::OAuth => "oauth",
             Self::Poll => "poll",
+            Self::Token => "token",
         }
     }
 }
