@@ -915,3 +915,126 @@ async fn on_the_desktop_the_mini_program_code_signs_in_once_confirmed_in_the_min
     })
     .await;
 }
+
+/// A session of wxauth's own API for the Official Account user `openid`, through the web
+/// OAuth routes.
+async fn api_token_of(app: &TestApp, openid: &str) -> String {
+    let res = app
+        .get(&format!(
+            "/api/v1/oauth/authorize?app=oa&redirectUri={}&callback={}",
+            urlencode("https://app.example.com/home"),
+            urlencode("https://app.example.com/wechat/callback"),
+        ))
+        .await;
+    let body: Value = res.json().await.unwrap();
+    app.sim
+        .state()
+        .set_consent(
+            Apps::OA_APPID,
+            OAuthConsent::Approve {
+                openid: openid.into(),
+            },
+        )
+        .unwrap();
+    let res = app
+        .client
+        .get(body["authorizeUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let q = query_of(&location(&res));
+    let res = app
+        .get(&format!(
+            "/api/v1/oauth/token?code={}&state={}",
+            q["code"], q["state"]
+        ))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["accessToken"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn users_list_their_consents_and_withdrawing_one_revokes_the_clients_tokens() {
+    each_backend_with(oidc(), async |app| {
+        let third = confidential(app, false).await;
+        let openid = oa_user(app);
+        let res = through_wechat(app, &authorize_path(&third, ""), &openid).await;
+        let cookie = session_cookie(&res).unwrap();
+        let consent = location(&res);
+        let html = browse(app, &consent, Some(&cookie), false)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let field = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            let start = html.find(&marker).unwrap() + marker.len();
+            html[start..start + html[start..].find('"').unwrap()].to_owned()
+        };
+        let res = app
+            .client
+            .post(app.url("/oidc/consent"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("request", field("request")),
+                ("csrf", field("csrf")),
+                ("decision", "allow".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let tokens: Value = redeem(app, &third, &query_of(&location(&res))["code"])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let access = tokens["access_token"].as_str().unwrap();
+
+        let api = api_token_of(app, &openid).await;
+        let listed: Value = app
+            .get_auth("/api/v1/me/consents", &api)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed[0]["clientId"], third.id.as_str());
+        assert_eq!(listed[0]["clientName"], "Relying Party");
+        assert_eq!(listed[0]["scope"], "openid offline_access");
+
+        let res = app
+            .request(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/me/consents/{}", third.id),
+                Some(&api),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 204);
+        assert_eq!(
+            introspect(app, &third, access).await,
+            json!({"active": false})
+        );
+        let listed: Value = app
+            .get_auth("/api/v1/me/consents", &api)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed, json!([]));
+        let res = app
+            .request(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/me/consents/{}", third.id),
+                Some(&api),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 404);
+        // The next sign-in asks again.
+        let res = browse(app, &authorize_path(&third, ""), Some(&cookie), false).await;
+        assert!(location(&res).starts_with("/oidc/consent?"));
+    })
+    .await;
+}
