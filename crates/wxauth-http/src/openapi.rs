@@ -20,7 +20,8 @@ use utoipa::{Modify, OpenApi};
         (name = "Sessions", description = "Registration by bind code, refresh tokens, logout, JWKS"),
         (name = "Web sign-in", description = "Official Account and website OAuth2"),
         (name = "Official Account", description = "QR codes, follow checks, event push, scan-to-login"),
-        (name = "Admin", description = "Apps, users, sessions and the audit log (admin API key)"),
+        (name = "OpenID Connect", description = "wxauth as an OpenID provider: discovery, authorization (pages), token, userinfo, introspection, revocation, logout. Errors follow RFC 6749 / RFC 6750, not the service's envelope"),
+        (name = "Admin", description = "Apps, OpenID clients, users, sessions and the audit log (admin API key)"),
         (name = "Compatibility", description = "Drop-in routes for clients of the Strapi plugins and the legacy Official Account service"),
         (name = "Operations", description = "Probes and metrics"),
     )
