@@ -380,3 +380,82 @@ async fn a_third_party_asks_for_consent_once_and_a_forged_form_is_refused() {
     let answer = h.wxauth.oidc_authorize(&h.ctx(), &silent, browser).await;
     assert!(!code_of(&answer).is_empty());
 }
+
+#[tokio::test]
+async fn a_moments_snapshot_user_is_refused_with_access_denied() {
+    let h = Harness::oidc(RegistrationPolicy::Open).await;
+    let c = client(&h, true).await;
+    let started = h
+        .wxauth
+        .oidc_authorize(
+            &h.ctx(),
+            &params(&c, "openid"),
+            Browser {
+                in_wechat: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    let Step::ToWechat(url) = &started.step else {
+        panic!()
+    };
+    h.wechat.oauth_code("snap", "oSnapshot", true);
+    let bound = [started.bind_request.unwrap()];
+    let answer = h
+        .wxauth
+        .oidc_callback(
+            &h.ctx(),
+            Some("snap"),
+            Some(&query(url)["state"]),
+            Browser {
+                in_wechat: true,
+                started: &bound,
+                ..Default::default()
+            },
+        )
+        .await;
+    let Step::ToClient(redirect) = answer.step else {
+        panic!("{:?}", answer.step)
+    };
+    assert_eq!(query(&redirect.url())["error"], "access_denied");
+    assert!(answer.new_session.is_none());
+}
+
+#[tokio::test]
+async fn max_age_sends_a_session_older_than_it_back_to_wechat() {
+    let h = Harness::oidc(RegistrationPolicy::Open).await;
+    let c = client(&h, true).await;
+    let (_, cookie) = through_wechat(&h, &c, "oWeb5").await;
+    let browser = Browser {
+        session: Some(&cookie),
+        in_wechat: true,
+        ..Default::default()
+    };
+    let mut fresh_enough = params(&c, "openid");
+    fresh_enough.max_age = Some("600".into());
+    let answer = h
+        .wxauth
+        .oidc_authorize(&h.ctx(), &fresh_enough, browser)
+        .await;
+    assert!(
+        matches!(answer.step, Step::ToClient(_)),
+        "single sign-on within max_age"
+    );
+    h.clock.advance(time::Duration::seconds(601));
+    let answer = h
+        .wxauth
+        .oidc_authorize(&h.ctx(), &fresh_enough, browser)
+        .await;
+    assert!(
+        matches!(answer.step, Step::ToWechat(_)),
+        "{:?}",
+        answer.step
+    );
+    let mut bad = params(&c, "openid");
+    bad.max_age = Some("-1".into());
+    let answer = h.wxauth.oidc_authorize(&h.ctx(), &bad, browser).await;
+    let Step::ToClient(redirect) = answer.step else {
+        panic!()
+    };
+    assert_eq!(query(&redirect.url())["error"], "invalid_request");
+}
