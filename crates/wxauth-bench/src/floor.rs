@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 
 /// One pgbench transaction per scenario, the statements wxauth runs for it (values made up,
 /// shapes the same). `:app` is the bench app's id, `:users` the returning users, `:max_user`
-/// the highest user id.
+/// the highest user id; `:client` is the OpenID client's id, `:family`, `:grant_user` and
+/// `:client_pk` are the latest grant's family, user and client.
 const RETURNING_LOGIN: &str = r"
 \set n random(0, :users - 1)
 SELECT i.id, i.user_id, i.unionid, u.public_id, u.status FROM wechat_identities i JOIN users u ON u.id = i.user_id WHERE i.app_id = :app AND i.openid = 'oBENCHRET' || lpad(:n::text, 8, '0');
@@ -39,6 +40,15 @@ const AUTHENTICATED_GET: &str = r"
 SELECT u.*, i.* FROM users u LEFT JOIN wechat_identities i ON i.user_id = u.id WHERE u.id = :id ORDER BY u.id, i.id;
 ";
 
+// An access token's introspection: the asking client by its id, the token's grant by its
+// family (`sid`), the grant's user and client. The tokens are JWTs: no lookup of the token.
+const INTROSPECTION: &str = r"
+SELECT * FROM oidc_clients WHERE client_id = :client;
+SELECT * FROM oidc_grants WHERE family = :family;
+SELECT * FROM users WHERE id = :grant_user;
+SELECT * FROM oidc_clients WHERE id = :client_pk;
+";
+
 /// What pgbench measured for one scenario.
 #[derive(Debug, Clone, Copy)]
 pub struct Floor {
@@ -46,10 +56,11 @@ pub struct Floor {
 }
 
 /// The scenarios a floor exists for, by the name of the wxauth run they bound.
-pub const SCENARIOS: [(&str, &str); 3] = [
+pub const SCENARIOS: [(&str, &str); 4] = [
     ("new-user logins", NEW_USER),
     ("returning logins", RETURNING_LOGIN),
     ("authenticated GETs", AUTHENTICATED_GET),
+    ("introspections", INTROSPECTION),
 ];
 
 /// Runs `script` with `clients` connections for `seconds` against `url`.
@@ -61,16 +72,18 @@ pub fn pgbench(
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<Floor> {
-    let (app, users, max_user) = bench_facts(url)?;
+    let facts = bench_facts(url)?;
     let file = dir.join(format!("{}.sql", name.replace(' ', "-")));
     std::fs::write(&file, script)?;
     let output = Command::new("pgbench")
         .args(["--no-vacuum", "--protocol=prepared", "--jobs=2"])
         .arg(format!("--client={clients}"))
         .arg(format!("--time={seconds}"))
-        .arg(format!("--define=app={app}"))
-        .arg(format!("--define=users={users}"))
-        .arg(format!("--define=max_user={max_user}"))
+        .args(
+            facts
+                .iter()
+                .map(|(name, value)| format!("--define={name}={value}")),
+        )
         .arg(format!("--file={}", file.display()))
         .arg(url)
         .output()
@@ -112,22 +125,40 @@ pub fn analyze(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The bench app's id, the returning users' count and the highest user id.
-fn bench_facts(url: &str) -> anyhow::Result<(String, String, String)> {
+/// The scripts' variables, by name: the bench app's id, the returning users' count and the
+/// highest user id; the OpenID client's id and the latest grant's family, user and client
+/// (`-` and 0 when the provider was off).
+fn bench_facts(url: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
+    const NAMES: [&str; 7] = [
+        "app",
+        "users",
+        "max_user",
+        "client",
+        "family",
+        "grant_user",
+        "client_pk",
+    ];
     let query = "SELECT (SELECT id FROM apps WHERE key = 'bench'), \
                  (SELECT count(*) FROM wechat_identities WHERE openid LIKE 'oBENCHRET%'), \
-                 (SELECT max(id) FROM users)";
+                 (SELECT max(id) FROM users), \
+                 coalesce((SELECT client_id FROM oidc_clients WHERE name = 'bench' ORDER BY id DESC LIMIT 1), '-'), \
+                 coalesce((SELECT family FROM oidc_grants ORDER BY id DESC LIMIT 1), '-'), \
+                 coalesce((SELECT user_id FROM oidc_grants ORDER BY id DESC LIMIT 1), 0), \
+                 coalesce((SELECT client_pk FROM oidc_grants ORDER BY id DESC LIMIT 1), 0)";
     let output = Command::new("psql")
         .args(["-XAtq", "-F", " ", "-c", query, url])
         .output()
         .context("cannot run psql")?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let mut parts = text.split_whitespace().map(str::to_owned);
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(app), Some(users), Some(max)) => Ok((app, users, max)),
-        _ => bail!(
+    let values: Vec<&str> = text.split_whitespace().collect();
+    if values.len() != NAMES.len() {
+        bail!(
             "cannot read the bench app from the database: {text}{}",
             String::from_utf8_lossy(&output.stderr)
-        ),
+        );
     }
+    Ok(NAMES
+        .into_iter()
+        .zip(values.into_iter().map(str::to_owned))
+        .collect())
 }

@@ -32,6 +32,20 @@ impl Connection {
     }
 
     pub async fn send(&mut self, request: &[u8]) -> anyhow::Result<Response> {
+        Ok(self.exchange(request, false).await?.0)
+    }
+
+    /// [`Self::send`], with the response's head too (the status line and headers), for answers
+    /// whose headers matter: redirects and cookies. Costs a copy of the head.
+    pub async fn send_with_head(&mut self, request: &[u8]) -> anyhow::Result<(Response, String)> {
+        self.exchange(request, true).await
+    }
+
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        keep_head: bool,
+    ) -> anyhow::Result<(Response, String)> {
         self.stream.write_all(request).await?;
         // Read until the end of the headers.
         let header_end = loop {
@@ -54,6 +68,11 @@ impl Connection {
                     .then(|| v.trim().parse::<usize>().ok())?
             })
             .unwrap_or(0);
+        let head = if keep_head {
+            head.to_owned()
+        } else {
+            String::new()
+        };
         while self.filled < header_end + length {
             self.fill().await?;
         }
@@ -61,7 +80,7 @@ impl Connection {
         // Keep anything after this response (there is none with one request in flight).
         self.buf.copy_within(header_end + length..self.filled, 0);
         self.filled -= header_end + length;
-        Ok(Response { status, body })
+        Ok((Response { status, body }, head))
     }
 
     async fn fill(&mut self) -> anyhow::Result<()> {
@@ -92,4 +111,39 @@ pub fn post_json(host: &str, path: &str, body: &str) -> Vec<u8> {
 pub fn get_bearer(host: &str, path: &str, token: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n")
         .into_bytes()
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || find(haystack, needle).is_some()
+}
+
+/// A GET with further headers (`("Cookie", "a=b")`).
+pub fn get_with(host: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (name, value) in headers {
+        request.push_str(name);
+        request.push_str(": ");
+        request.push_str(value);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.into_bytes()
+}
+
+/// A form POST with an `Authorization` header.
+pub fn post_form(host: &str, path: &str, authorization: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The values of the header `name` in a response head, in order.
+pub fn header_values<'a>(head: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    head.lines().skip(1).filter_map(move |line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }

@@ -1,7 +1,9 @@
 //! `wxauth-bench`: starts the simulator in-process and `wxauth-server` as a child process, then
 //! measures new-user logins, returning logins, authenticated GETs and scan-login status polls
 //! at a fixed concurrency, the server's memory idle and under load, and what holding scan-login
-//! event streams open costs it. In the same run it measures the floor the
+//! event streams open costs it, and the OpenID provider's endpoints: single-sign-on
+//! authorizations, code-for-token exchanges, introspections, discovery and the JWK Set. In the
+//! same run it measures the floor the
 //! dependencies allow — the simulator alone answering `jscode2session`, and on PostgreSQL the
 //! database alone running each scenario's statements (`pgbench`) — and prints wxauth's rate as
 //! a fraction of it, which varies much less than the machine's speed does. Prints a summary
@@ -11,6 +13,7 @@
 
 mod floor;
 mod http1;
+mod oidc;
 mod traffic;
 
 use std::borrow::Cow;
@@ -25,7 +28,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use wxauth_sim::{NewUser, SimApp, SimConfig, SimHandle, SimState, Simulator};
 
-use crate::http1::{Connection, get_bearer, post_json};
+use crate::http1::{Connection, contains, get_bearer, post_json};
 use crate::traffic::Traffic;
 
 const APPID: &str = "wxbenchminiprog01";
@@ -66,6 +69,23 @@ struct Args {
     /// Event streams of scan-logins held open at once by the one server (0 skips it).
     #[arg(long, default_value_t = 10_000)]
     qr_streams: usize,
+    /// OpenID code-for-token exchanges at /oidc/token, each of a code a signed-in browser's
+    /// /oidc/authorize gave just before (those single-sign-on authorizations are measured too;
+    /// 0 skips both).
+    #[arg(long, default_value_t = 20_000)]
+    oidc_codes: usize,
+    /// Introspections of OpenID access tokens at /oidc/introspect (0 skips them).
+    #[arg(long, default_value_t = 200_000)]
+    introspections: usize,
+    /// The OpenID scenarios' signing algorithm, `EdDSA` or `RS256`: the bench client's ID
+    /// tokens, and the provider's first key (which signs access tokens). RS256 is every client's
+    /// default; EdDSA is what a deployment that wants cheap tokens configures.
+    #[arg(long, default_value = "EdDSA")]
+    oidc_alg: String,
+    /// GETs of the OpenID discovery document, and as many of the JWK Set (0 skips them). The
+    /// provider is on when any of these three is.
+    #[arg(long, default_value_t = 100_000)]
+    discovery: usize,
     /// Seconds of returning logins at half the rate measured above, sent on a fixed schedule
     /// (0 skips it): what a stall costs shows as the maximum latency and the requests over
     /// 100 ms.
@@ -87,9 +107,26 @@ struct Run {
     latency_us: Histogram<u64>,
     /// The server's traffic with its database during the run (PostgreSQL and MySQL).
     database: Option<Traffic>,
+    /// What the run's [`Expect::keep`] took from the answers.
+    kept: Vec<String>,
 }
 
 impl Run {
+    /// Adds a later run of the same scenario to this one: its requests, errors, latencies,
+    /// time and traffic.
+    fn absorb(&mut self, other: Run) -> anyhow::Result<()> {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latency_us.add(&other.latency_us)?;
+        self.database = match (self.database, other.database) {
+            (Some(a), Some(b)) => Some(a.plus(b)),
+            (a, b) => a.or(b),
+        };
+        self.kept.extend(other.kept);
+        Ok(())
+    }
+
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
@@ -108,6 +145,11 @@ impl Run {
 enum Requests {
     /// Made before the run.
     Ready(Vec<Vec<u8>>),
+    /// `count` requests, cycling through these (made before the run).
+    Cycle {
+        requests: Vec<Vec<u8>>,
+        count: usize,
+    },
     /// Made by number just before each is sent: a WeChat code made minutes before would expire.
     Made { count: usize, make: MakeRequest },
 }
@@ -118,16 +160,40 @@ impl Requests {
     fn len(&self) -> usize {
         match self {
             Self::Ready(requests) => requests.len(),
-            Self::Made { count, .. } => *count,
+            Self::Cycle { count, .. } | Self::Made { count, .. } => *count,
         }
     }
 
     fn get(&self, i: usize) -> anyhow::Result<Cow<'_, [u8]>> {
         match self {
             Self::Ready(requests) => Ok(Cow::Borrowed(&requests[i])),
+            Self::Cycle { requests, .. } => requests
+                .get(i % requests.len().max(1))
+                .map(|request| Cow::Borrowed(request.as_slice()))
+                .context("no requests to cycle through"),
             Self::Made { make, .. } => make(i).map(Cow::Owned),
         }
     }
+}
+
+/// What every answer of a run must be, and what the run keeps of each.
+#[derive(Clone, Copy)]
+struct Expect {
+    status: u16,
+    /// Text the body must contain.
+    body: Option<&'static str>,
+    /// Takes a value from an answer's head (status line and headers) and body, into
+    /// [`Run::kept`]; an answer it finds nothing in is an error.
+    keep: Option<fn(&str, &[u8]) -> Option<String>>,
+}
+
+impl Expect {
+    /// `200 OK`, whatever the body.
+    const OK: Self = Self {
+        status: 200,
+        body: None,
+        keep: None,
+    };
 }
 
 /// Fires all requests over `connections` keep-alive connections, as fast as they complete.
@@ -137,19 +203,29 @@ async fn load(
     requests: Vec<Vec<u8>>,
     connections: usize,
 ) -> anyhow::Result<Run> {
-    drive(addr, name, Requests::Ready(requests), connections, None).await
+    drive(
+        addr,
+        name,
+        Requests::Ready(requests),
+        connections,
+        None,
+        Expect::OK,
+    )
+    .await
 }
 
 /// Sends `requests` over `connections` keep-alive connections: each as soon as a connection is
 /// free or, with an `interval`, on a fixed schedule, one every `interval`. On a schedule each
 /// latency counts from the moment its request was due, not from when a connection came free to
-/// send it, so a stall is counted for every request it delayed.
+/// send it, so a stall is counted for every request it delayed. An answer other than `expect`
+/// counts as an error.
 async fn drive(
     addr: &str,
     name: &'static str,
     requests: Requests,
     connections: usize,
     interval: Option<Duration>,
+    expect: Expect,
 ) -> anyhow::Result<Run> {
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
@@ -166,6 +242,7 @@ async fn drive(
         tasks.push(tokio::spawn(async move {
             let mut conn = Connection::open(&addr).await?;
             let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+            let mut kept = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= requests.len() {
@@ -179,9 +256,24 @@ async fn drive(
                     }
                     None => tokio::time::Instant::now(),
                 };
-                let res = conn.send(&requests.get(i)?).await?;
+                let request = requests.get(i)?;
+                let (res, head) = match expect.keep {
+                    Some(_) => conn.send_with_head(&request).await?,
+                    None => (conn.send(&request).await?, String::new()),
+                };
                 hist.record(t0.elapsed().as_micros().max(1) as u64)?;
-                if res.status != 200 && errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                let ok = res.status == expect.status
+                    && expect
+                        .body
+                        .is_none_or(|text| contains(&res.body, text.as_bytes()))
+                    && expect.keep.is_none_or(|keep| match keep(&head, &res.body) {
+                        Some(value) => {
+                            kept.push(value);
+                            true
+                        }
+                        None => false,
+                    });
+                if !ok && errors.fetch_add(1, Ordering::Relaxed) < 3 {
                     eprintln!(
                         "{name}: HTTP {}: {}",
                         res.status,
@@ -189,12 +281,15 @@ async fn drive(
                     );
                 }
             }
-            anyhow::Ok(hist)
+            anyhow::Ok((hist, kept))
         }));
     }
     let mut latency_us = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut kept = Vec::new();
     for task in tasks {
-        latency_us.add(task.await??)?;
+        let (hist, values) = task.await??;
+        latency_us.add(hist)?;
+        kept.extend(values);
     }
     Ok(Run {
         name,
@@ -203,6 +298,7 @@ async fn drive(
         elapsed: started.elapsed(),
         latency_us,
         database: None,
+        kept,
     })
 }
 
@@ -248,8 +344,21 @@ async fn load_server(
     connections: usize,
     database: Option<(u32, u16)>,
 ) -> anyhow::Result<Run> {
+    let requests = Requests::Ready(requests);
+    load_server_with(host, name, requests, connections, database, Expect::OK).await
+}
+
+/// [`load_server`] with any [`Requests`] and answers other than `200 OK`.
+async fn load_server_with(
+    host: &str,
+    name: &'static str,
+    requests: Requests,
+    connections: usize,
+    database: Option<(u32, u16)>,
+    expect: Expect,
+) -> anyhow::Result<Run> {
     let before = database.and_then(|(pid, port)| Traffic::now(pid, port));
-    let mut run = load(host, name, requests, connections).await?;
+    let mut run = drive(host, name, requests, connections, None, expect).await?;
     if let (Some(before), Some((pid, port))) = (before, database) {
         run.database = Traffic::now(pid, port).map(|after| after.since(before));
     }
@@ -271,6 +380,8 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
 struct Server {
     child: Child,
     addr: String,
+    /// An admin API key, made when the OpenID provider is on (to register its client).
+    admin_key: Option<String>,
 }
 
 impl Drop for Server {
@@ -286,24 +397,23 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn start_server(
+/// The server binary with the bench's configuration, the subcommand still to add: the
+/// environment, and the OpenID provider's file (`--config`) when there is one.
+fn server_command(
     args: &Args,
     sim: &SimHandle,
-    dir: &std::path::Path,
-) -> anyhow::Result<Server> {
-    let port = free_port()?;
-    let addr = format!("127.0.0.1:{port}");
-    let database = if args.database == "sqlite" {
-        format!("sqlite://{}/bench.db?mode=rwc", dir.display())
-    } else {
-        args.database.clone()
-    };
-    let log = std::fs::File::create(dir.join("server.log"))?;
-    let child = Command::new(&args.server_bin)
-        .arg("serve")
+    addr: &str,
+    database: &str,
+    oidc_config: Option<&std::path::Path>,
+) -> Command {
+    let mut command = Command::new(&args.server_bin);
+    if let Some(file) = oidc_config {
+        command.arg("--config").arg(file);
+    }
+    command
         .env_clear()
-        .env("WXAUTH__SERVER__LISTEN", &addr)
-        .env("WXAUTH__DATABASE__URL", &database)
+        .env("WXAUTH__SERVER__LISTEN", addr)
+        .env("WXAUTH__DATABASE__URL", database)
         .env(
             "WXAUTH__DATABASE__MAX_CONNECTIONS",
             std::env::var("WXAUTH_BENCH_POOL").unwrap_or_else(|_| "16".into()),
@@ -320,17 +430,94 @@ async fn start_server(
             std::env::var("WXAUTH_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .env("WXAUTH__WECHAT__API_BASE_URL", sim.base_url())
+        // WeChat's OAuth pages (the OpenID sign-in inside WeChat) are the simulator's too.
+        .env("WXAUTH__WECHAT__OPEN_BASE_URL", sim.base_url())
         .env("WXAUTH__AUTH__DEFAULT_APP", "bench")
         .env("WXAUTH__APPS__BENCH__KIND", "mini_program")
         .env("WXAUTH__APPS__BENCH__APPID", APPID)
-        .env("WXAUTH__APPS__BENCH__SECRET", SECRET)
-        // Settings to try (`WXAUTH__SERVER__WORKERS=1 bash bench/run.sh`) override the above.
-        .envs(std::env::vars().filter(|(key, _)| key.starts_with("WXAUTH__")))
+        .env("WXAUTH__APPS__BENCH__SECRET", SECRET);
+    if oidc_config.is_some() {
+        // The Official Account the OpenID client signs in with inside WeChat
+        // (`oidc::OA_KEY`).
+        command
+            .env("WXAUTH__APPS__BENCHOA__KIND", "official_account")
+            .env("WXAUTH__APPS__BENCHOA__APPID", oidc::OA_APPID)
+            .env("WXAUTH__APPS__BENCHOA__SECRET", oidc::OA_SECRET);
+    }
+    // Settings to try (`WXAUTH__SERVER__WORKERS=1 bash bench/run.sh`) override the above.
+    command.envs(std::env::vars().filter(|(key, _)| key.starts_with("WXAUTH__")));
+    command
+}
+
+/// A new admin API key, from the server's command line (`admin-keys create`).
+fn create_admin_key(mut command: Command) -> anyhow::Result<String> {
+    let output = command
+        .args(["admin-keys", "create", "--name", "bench"])
+        .output()
+        .context("cannot run wxauth-server admin-keys create")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // "admin key … created; it is shown only this once:", then the key on its own line.
+    match stdout.lines().map(str::trim).rfind(|line| !line.is_empty()) {
+        Some(key) if output.status.success() && key.starts_with("wxa_") => Ok(key.to_owned()),
+        _ => bail!(
+            "wxauth-server admin-keys create failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+/// Starts the server; with `provider`, as an OpenID provider too (issuer `http://<its
+/// address>`, an RS256 key made for the run, the Official Account), with an admin key made for
+/// it.
+async fn start_server(
+    args: &Args,
+    sim: &SimHandle,
+    dir: &std::path::Path,
+    provider: bool,
+) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let database = if args.database == "sqlite" {
+        format!("sqlite://{}/bench.db?mode=rwc", dir.display())
+    } else {
+        args.database.clone()
+    };
+    let oidc_config = if provider {
+        let file = dir.join("oidc.toml");
+        // OpenID Connect needs an RS256 key whatever else there is.
+        let mut keys = vec![("RS256", oidc::generate_key(&args.server_bin, "rs256")?)];
+        if args.oidc_alg == "EdDSA" {
+            keys.insert(0, ("EdDSA", oidc::generate_key(&args.server_bin, "eddsa")?));
+        }
+        std::fs::write(&file, oidc::config_toml(&format!("http://{addr}"), &keys))?;
+        Some(file)
+    } else {
+        None
+    };
+    // Made before the server starts: the command migrates the database first, as the server
+    // would, and the server finds the key in it.
+    let admin_key = match &oidc_config {
+        Some(file) => Some(create_admin_key(server_command(
+            args,
+            sim,
+            &addr,
+            &database,
+            Some(file.as_path()),
+        ))?),
+        None => None,
+    };
+    let log = std::fs::File::create(dir.join("server.log"))?;
+    let child = server_command(args, sim, &addr, &database, oidc_config.as_deref())
+        .arg("serve")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start {}", args.server_bin.display()))?;
-    let server = Server { child, addr };
+    let server = Server {
+        child,
+        addr,
+        admin_key,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(mut conn) = Connection::open(&server.addr).await
@@ -385,15 +572,20 @@ fn first_logins(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
+    let provider = args.oidc_codes > 0 || args.introspections > 0 || args.discovery > 0;
+    let mut apps = vec![SimApp::mini_program(APPID, SECRET)];
+    if provider {
+        apps.push(SimApp::official_account(oidc::OA_APPID, oidc::OA_SECRET));
+    }
     let sim = Simulator::spawn(SimConfig {
         workers: 1,
         rate_limits: false,
-        apps: vec![SimApp::mini_program(APPID, SECRET)],
+        apps,
         ..SimConfig::default()
     })
     .await?;
     let state = sim.state().clone();
-    let server = start_server(&args, &sim, dir.path()).await?;
+    let server = start_server(&args, &sim, dir.path(), provider).await?;
     let pid = server.child.id();
     let host = server.addr.clone();
     let backend = args
@@ -537,6 +729,9 @@ async fn main() -> anyhow::Result<()> {
         .await?,
     );
 
+    // The OpenID provider's endpoints.
+    runs.extend(oidc_runs(&args, &state, &server, database).await?);
+
     // A steady rate, half the maximum measured above.
     let steady = if args.steady_seconds > 0 {
         let rate = runs
@@ -560,7 +755,17 @@ async fn main() -> anyhow::Result<()> {
         let requests = Requests::Made { count, make };
         let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
         let name = "steady returning logins";
-        Some(drive(&host, name, requests, args.connections, Some(interval)).await?)
+        Some(
+            drive(
+                &host,
+                name,
+                requests,
+                args.connections,
+                Some(interval),
+                Expect::OK,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -580,7 +785,11 @@ async fn main() -> anyhow::Result<()> {
     // The database alone, on the rows wxauth just wrote, while wxauth idles.
     let mut db_floors = Vec::new();
     if backend == "postgres" && args.floor_seconds > 0 {
-        for (name, script) in floor::SCENARIOS {
+        // Of the scenarios that ran.
+        for (name, script) in floor::SCENARIOS
+            .into_iter()
+            .filter(|(name, _)| runs.iter().any(|r| r.name == *name))
+        {
             let floor = floor::pgbench(
                 &args.database,
                 dir.path(),
@@ -664,6 +873,129 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The OpenID provider's scenarios, each skipped at 0: single-sign-on authorizations and the
+/// exchanges of their codes, introspections, discovery and the JWK Set.
+async fn oidc_runs(
+    args: &Args,
+    state: &SimState,
+    server: &Server,
+    database: Option<(u32, u16)>,
+) -> anyhow::Result<Vec<Run>> {
+    let host = server.addr.as_str();
+    let mut runs = Vec::new();
+    if args.oidc_codes > 0 || args.introspections > 0 {
+        let admin_key = server
+            .admin_key
+            .as_deref()
+            .context("no admin key: the OpenID provider is off")?;
+        let issuer = format!("http://{host}");
+        // The client names the bench's Mini Program too, as a first-party client would.
+        let rp =
+            oidc::RelyingParty::set_up(state, host, &issuer, admin_key, "bench", &args.oidc_alg)
+                .await?;
+
+        // A code lives 60 s at most: each round has the signed-in browser draw codes at
+        // /oidc/authorize, then redeems them all; the first round is small, the others last
+        // about 20 s of the slower of the two, so no code is older than about 40 s.
+        let authorize = rp.authorize(host);
+        let (mut authorizations, mut exchanges) = (None, None);
+        let (mut left, mut round) = (args.oidc_codes, 2_000);
+        while left > 0 {
+            let count = left.min(round);
+            left -= count;
+            let requests = Requests::Cycle {
+                requests: vec![authorize.clone()],
+                count,
+            };
+            let expect = Expect {
+                status: 302,
+                body: None,
+                keep: Some(oidc::code_of),
+            };
+            let name = "SSO authorizations";
+            let mut minted =
+                load_server_with(host, name, requests, args.connections, database, expect).await?;
+            let requests = std::mem::take(&mut minted.kept)
+                .iter()
+                .map(|code| rp.redeem(host, code))
+                .collect();
+            let expect = Expect {
+                status: 200,
+                body: Some("\"access_token\""),
+                keep: None,
+            };
+            let requests = Requests::Ready(requests);
+            let name = "code exchanges";
+            let redeemed =
+                load_server_with(host, name, requests, args.connections, database, expect).await?;
+            round = ((20.0 * minted.rate().min(redeemed.rate())) as usize).clamp(1_000, 50_000);
+            merge(&mut authorizations, minted)?;
+            merge(&mut exchanges, redeemed)?;
+        }
+        runs.extend(authorizations);
+        runs.extend(exchanges);
+
+        if args.introspections > 0 {
+            // A token per connection, each of its own grant (not timed).
+            let tokens = rp.access_tokens(host, args.connections.max(1)).await?;
+            let requests = tokens
+                .iter()
+                .map(|token| rp.introspect(host, token))
+                .collect();
+            let requests = Requests::Cycle {
+                requests,
+                count: args.introspections,
+            };
+            let expect = Expect {
+                status: 200,
+                body: Some("\"active\":true"),
+                keep: None,
+            };
+            let name = "introspections";
+            runs.push(
+                load_server_with(host, name, requests, args.connections, database, expect).await?,
+            );
+        }
+    }
+    if args.discovery > 0 {
+        for (name, path, body) in [
+            (
+                "OIDC discovery",
+                "/.well-known/openid-configuration",
+                "\"issuer\"",
+            ),
+            ("OIDC JWK Set", "/.well-known/jwks.json", "\"keys\""),
+        ] {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+            let requests = Requests::Cycle {
+                requests: vec![request],
+                count: args.discovery,
+            };
+            let expect = Expect {
+                status: 200,
+                body: Some(body),
+                keep: None,
+            };
+            runs.push(
+                load_server_with(host, name, requests, args.connections, database, expect).await?,
+            );
+        }
+    }
+    Ok(runs)
+}
+
+/// Adds `run` to `total` (the first run becomes it).
+fn merge(total: &mut Option<Run>, run: Run) -> anyhow::Result<()> {
+    match total.take() {
+        Some(mut sum) => {
+            sum.absorb(run)?;
+            *total = Some(sum);
+        }
+        None => *total = Some(run),
+    }
+    Ok(())
+}
+
 /// The floors that bound one scenario.
 struct Floors {
     /// The simulator alone answering `jscode2session`.
@@ -685,6 +1017,11 @@ impl Floors {
         self.rate()
             .map(|floor| (rate / floor * 100.0).round() / 100.0)
     }
+}
+
+/// Whether any of the runs is named one of `names`.
+fn find_any(runs: &[Run], names: &[&str]) -> bool {
+    runs.iter().any(|r| names.contains(&r.name))
 }
 
 /// The server's resident set: once ready, at its highest under load, and after the load.
@@ -755,6 +1092,15 @@ fn print_summary(
         "\nfloors: the simulator alone (jscode2session) and, on PostgreSQL, the database alone \
          running the scenario's statements (pgbench); \"of floor\" is wxauth over the lower one"
     );
+    if find_any(runs, &["SSO authorizations", "code exchanges"]) {
+        let _ = writeln!(
+            o,
+            "OpenID: SSO authorizations are /oidc/authorize in a browser signed in once through \
+             WeChat, each answering a code; code exchanges redeem those codes at /oidc/token \
+             (in rounds: a code lives 60 s); ID and access tokens signed with {}",
+            args.oidc_alg
+        );
+    }
     if runs.iter().any(|r| r.database.is_some()) {
         let _ = writeln!(
             o,
@@ -853,6 +1199,17 @@ fn print_summary(
     }
     if let Some(r) = find("scan-login polls") {
         checks.push(("scan-login polls >= 5000/s".to_owned(), r.rate() >= 5_000.0));
+    }
+    for (name, target) in [
+        ("code exchanges", 3_000.0),
+        ("introspections", 20_000.0),
+        ("OIDC discovery", 30_000.0),
+        ("OIDC JWK Set", 30_000.0),
+    ] {
+        if let Some(r) = find(name) {
+            checks.push((format!("{name} >= {target:.0}/s"), r.rate() >= target));
+            checks.push((format!("{name} p99 <= 25 ms"), r.ms(0.99) <= 25.0));
+        }
     }
     if let Some(st) = streams {
         checks.push((

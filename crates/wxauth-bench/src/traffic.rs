@@ -51,6 +51,15 @@ impl Traffic {
             writes: self.writes.saturating_sub(earlier.writes),
         }
     }
+
+    /// The traffic of two runs together.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            sent: self.sent + other.sent,
+            received: self.received + other.received,
+            writes: self.writes + other.writes,
+        }
+    }
 }
 
 fn counter(line: &str, name: &str) -> u64 {

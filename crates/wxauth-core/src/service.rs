@@ -77,6 +77,7 @@ pub struct Wxauth {
     pub(crate) settings: Settings,
     pub(crate) qr_watchers: crate::watch::Watchers,
     pub(crate) oidc: Option<crate::oidc::OidcProvider>,
+    pub(crate) oidc_clients: crate::oidc::clients::ClientCache,
 }
 
 impl Wxauth {
@@ -99,6 +100,7 @@ impl Wxauth {
             settings,
             qr_watchers: Default::default(),
             oidc: None,
+            oidc_clients: Default::default(),
         }
     }
 

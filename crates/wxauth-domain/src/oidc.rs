@@ -277,6 +277,10 @@ pub struct OidcClient {
     pub apps: ClientApps,
     /// First-party clients skip the consent page.
     pub first_party: bool,
+    /// The JWS algorithm of the client's ID tokens (its registered
+    /// `id_token_signed_response_alg`); RS256 when `None`, as OpenID Connect Registration
+    /// defaults it.
+    pub id_token_alg: Option<String>,
     /// Seconds; also the ID token's lifetime.
     pub access_token_ttl: i64,
     /// Seconds.

@@ -110,6 +110,7 @@ pub async fn clients(config: Config, command: ClientsCommand) -> anyhow::Result<
                 website: args.website,
                 mini_program: args.mini_program,
                 first_party: args.first_party,
+                id_token_alg: None,
                 access_token_ttl: None,
                 refresh_token_ttl: None,
             };

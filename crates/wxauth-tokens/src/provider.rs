@@ -1,10 +1,11 @@
 //! The OpenID provider's keys: the adapter behind `wxauth-core`'s `ProviderSigner` port.
 //!
 //! Always asymmetric, whatever the service's own access tokens use: relying parties verify ID
-//! tokens against the JWK Set and must never hold a key that could sign them. The first RS256
-//! key with a private part signs (OpenID Connect requires RS256 support); every configured key
-//! verifies by `kid` and is published, so a retired key keeps verifying until its last token
-//! expires.
+//! tokens against the JWK Set and must never hold a key that could sign them. Per algorithm, the
+//! first key with a private part signs: ID tokens with the client's registered algorithm (RS256
+//! unless it named another; OpenID Connect requires RS256, so an RS256 key must be there),
+//! access tokens with the first key's algorithm. Every configured key verifies by `kid` and is
+//! published, so a retired key keeps verifying until its last token expires.
 
 use std::collections::HashMap;
 
@@ -41,9 +42,10 @@ impl std::fmt::Debug for ProviderKeyConfig {
 }
 
 pub struct ProviderKeys {
-    algorithm: Algorithm,
-    kid: String,
-    encoding: EncodingKey,
+    /// Per algorithm, the first key with a private part: (kid, algorithm, key).
+    signing: HashMap<&'static str, (String, Algorithm, EncodingKey)>,
+    /// The algorithm of the first key with a private part: access tokens are signed with it.
+    access_algorithm: &'static str,
     verifying: HashMap<String, (Algorithm, DecodingKey)>,
     jwks: Vec<serde_json::Value>,
     algorithms: Vec<&'static str>,
@@ -52,7 +54,7 @@ pub struct ProviderKeys {
 impl std::fmt::Debug for ProviderKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderKeys")
-            .field("signing_kid", &self.kid)
+            .field("access_algorithm", &self.access_algorithm)
             .field("kids", &self.verifying.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -60,7 +62,8 @@ impl std::fmt::Debug for ProviderKeys {
 
 impl ProviderKeys {
     pub fn new(keys: &[ProviderKeyConfig]) -> Result<Self, JwtConfigError> {
-        let mut signing = None;
+        let mut signing = HashMap::new();
+        let mut access_algorithm = None;
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
         let mut algorithms = Vec::new();
@@ -77,27 +80,34 @@ impl ProviderKeys {
                 public_key_pem: key.public_key_pem.clone(),
             };
             let public = public_key(key.algorithm, &config)?;
-            if let (None, SigningAlgorithm::RS256, Some(private)) =
-                (&signing, key.algorithm, &key.private_key_pem)
+            if let Some(private) = &key.private_key_pem
+                && !signing.contains_key(key.algorithm.name())
             {
                 let encoding = key
                     .algorithm
                     .encoding_key(&key.kid, private.expose_secret().as_bytes())?;
-                signing = Some((encoding, key.kid.clone()));
+                signing.insert(
+                    key.algorithm.name(),
+                    (key.kid.clone(), key.algorithm.jwt(), encoding),
+                );
+                access_algorithm.get_or_insert(key.algorithm.name());
             }
             let jwk = serde_json::to_value(&public.jwk).map_err(|e| bad_key(&key.kid, e))?;
             jwks.push(jwk);
-            if !algorithms.contains(&key.algorithm.name()) {
+            // What the provider can sign with, not what it merely still verifies.
+            if key.private_key_pem.is_some() && !algorithms.contains(&key.algorithm.name()) {
                 algorithms.push(key.algorithm.name());
             }
             verifying.insert(key.kid.clone(), (key.algorithm.jwt(), public.decoding));
         }
-        let (encoding, kid) =
-            signing.ok_or(JwtConfigError::NoSigningKey(SigningAlgorithm::RS256))?;
+        // OpenID Connect requires RS256: every client that registered no algorithm gets it.
+        if !signing.contains_key("RS256") {
+            return Err(JwtConfigError::NoSigningKey(SigningAlgorithm::RS256));
+        }
+        algorithms.sort_by_key(|a| *a != "RS256");
         Ok(Self {
-            algorithm: Algorithm::RS256,
-            kid,
-            encoding,
+            signing,
+            access_algorithm: access_algorithm.unwrap_or("RS256"),
             verifying,
             jwks,
             algorithms,
@@ -106,12 +116,20 @@ impl ProviderKeys {
 }
 
 impl ProviderSigner for ProviderKeys {
-    fn sign(&self, typ: &'static str, claims: &serde_json::Value) -> Result<String, TokenError> {
-        let mut header = Header::new(self.algorithm);
-        header.kid = Some(self.kid.clone());
+    fn sign(
+        &self,
+        algorithm: &str,
+        typ: &'static str,
+        claims: &serde_json::Value,
+    ) -> Result<String, TokenError> {
+        let (kid, alg, key) = self
+            .signing
+            .get(algorithm)
+            .ok_or_else(|| TokenError::Signing(format!("no {algorithm} signing key")))?;
+        let mut header = Header::new(*alg);
+        header.kid = Some(kid.clone());
         header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| TokenError::Signing(e.to_string()))
+        jsonwebtoken::encode(&header, claims, key).map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     fn verify(
@@ -146,8 +164,8 @@ impl ProviderSigner for ProviderKeys {
         }
     }
 
-    fn algorithm(&self) -> &'static str {
-        "RS256"
+    fn access_token_algorithm(&self) -> &'static str {
+        self.access_algorithm
     }
 
     fn algorithms(&self) -> Vec<&'static str> {

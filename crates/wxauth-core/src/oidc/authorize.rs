@@ -908,10 +908,10 @@ impl Wxauth {
             .map_err(|e| Step::ErrorPage(e.into()))?
             .filter(|r| r.code_hash.is_none())
             .ok_or_else(gone)?;
-        let client = read
-            .oidc_client_by_id(record.client_pk)
+        let client = self
+            .client_by_pk(record.client_pk)
             .await
-            .map_err(|e| Step::ErrorPage(e.into()))?
+            .map_err(Step::ErrorPage)?
             .ok_or_else(gone)?;
         if record.expires_at <= self.now() {
             let issuer = self

@@ -49,6 +49,9 @@ pub struct ClientSpec {
     pub website: Option<String>,
     pub mini_program: Option<String>,
     pub first_party: bool,
+    /// The ID tokens' JWS algorithm (`id_token_signed_response_alg`): one the provider has a
+    /// key for; RS256 when unset.
+    pub id_token_alg: Option<String>,
     pub access_token_ttl: Option<i64>,
     pub refresh_token_ttl: Option<i64>,
 }
@@ -158,6 +161,22 @@ impl Wxauth {
                 "must be 3600 to 31536000 seconds",
             ));
         }
+        let id_token_alg = match spec.id_token_alg.filter(|a| !a.is_empty()) {
+            None => None,
+            Some(alg) => {
+                let known = self
+                    .oidc
+                    .as_ref()
+                    .map_or(vec!["RS256", "ES256", "EdDSA"], |p| p.signer.algorithms());
+                let Some(alg) = known.into_iter().find(|k| *k == alg) else {
+                    return Err(CoreError::validation(
+                        "idTokenSignedResponseAlg",
+                        "must be an algorithm the provider has a signing key for",
+                    ));
+                };
+                Some(alg.to_owned())
+            }
+        };
         let secret_hash = match kind {
             ClientKind::Public => None,
             ClientKind::Confidential => base.secret_hash,
@@ -171,6 +190,7 @@ impl Wxauth {
             scopes,
             apps,
             first_party: spec.first_party,
+            id_token_alg,
             access_token_ttl,
             refresh_token_ttl,
             updated_at: self.now(),
@@ -224,6 +244,7 @@ impl Wxauth {
             scopes: ScopeSet::default(),
             apps: ClientApps::default(),
             first_party: false,
+            id_token_alg: None,
             access_token_ttl: 0,
             refresh_token_ttl: 0,
             created_at: now,
@@ -271,6 +292,7 @@ impl Wxauth {
         }
         .await;
         finish(tx, result).await?;
+        self.oidc_clients.forget(client_id);
         Ok(client)
     }
 
@@ -301,6 +323,7 @@ impl Wxauth {
         }
         .await;
         finish(tx, result).await?;
+        self.oidc_clients.forget(client_id);
         Ok(secret)
     }
 
@@ -320,7 +343,9 @@ impl Wxauth {
             Ok(())
         }
         .await;
-        finish(tx, result).await
+        finish(tx, result).await?;
+        self.oidc_clients.forget(client_id);
+        Ok(())
     }
 
     pub async fn admin_oidc_client(&self, client_id: &str) -> CoreResult<OidcClient> {
@@ -346,7 +371,15 @@ impl Wxauth {
         if client_id.is_empty() || client_id.len() > 64 {
             return Ok(None);
         }
-        Ok(self.store.read().oidc_client(client_id).await?)
+        if let Some(client) = self.oidc_clients.get(client_id, self.now()) {
+            return Ok(Some(client));
+        }
+        let client = self.store.read().oidc_client(client_id).await?;
+        if let Some(client) = &client {
+            self.oidc_clients
+                .put(client, self.now() + self.settings.app_cache_ttl);
+        }
+        Ok(client)
     }
 
     /// Authenticates the client of a back-channel request, by the method its type requires:
@@ -385,6 +418,67 @@ impl Wxauth {
                 "a public client has no secret: send client_id alone",
             )),
         }
+    }
+}
+
+/// Clients as recently read: every token, introspection and revocation request authenticates
+/// one, and they change only by an admin's hand. An entry is trusted for the service's app
+/// cache lifetime (another instance's change is seen within it); this instance's own changes
+/// drop their entry at once.
+#[derive(Default)]
+pub(crate) struct ClientCache {
+    by_id: std::sync::RwLock<
+        std::collections::HashMap<String, (OidcClient, wxauth_domain::Timestamp)>,
+    >,
+    ids_by_pk: std::sync::RwLock<std::collections::HashMap<i64, String>>,
+}
+
+impl ClientCache {
+    fn get(&self, client_id: &str, now: wxauth_domain::Timestamp) -> Option<OidcClient> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        map.get(client_id)
+            .filter(|(_, until)| *until > now)
+            .map(|(c, _)| c.clone())
+    }
+
+    fn id_of(&self, pk: i64) -> Option<String> {
+        let map = self.ids_by_pk.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&pk).cloned()
+    }
+
+    fn put(&self, client: &OidcClient, until: wxauth_domain::Timestamp) {
+        self.ids_by_pk
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client.id, client.client_id.clone());
+        self.by_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client.client_id.clone(), (client.clone(), until));
+    }
+
+    fn forget(&self, client_id: &str) {
+        self.by_id
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(client_id);
+    }
+}
+
+impl Wxauth {
+    /// A client by its row id (the one authorizations and grants name), through the cache.
+    pub(crate) async fn client_by_pk(&self, pk: i64) -> Result<Option<OidcClient>, OAuthError> {
+        if let Some(id) = self.oidc_clients.id_of(pk)
+            && let Some(client) = self.oidc_clients.get(&id, self.now())
+        {
+            return Ok(Some(client));
+        }
+        let client = self.store.read().oidc_client_by_id(pk).await?;
+        if let Some(client) = &client {
+            self.oidc_clients
+                .put(client, self.now() + self.settings.app_cache_ttl);
+        }
+        Ok(client)
     }
 }
 

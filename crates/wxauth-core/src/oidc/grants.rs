@@ -9,7 +9,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use wxauth_domain::{OidcClient, Scope, ScopeSet, SignInMethod, Timestamp, User};
 
 use crate::audit::{AuditEvent, kind};
@@ -547,8 +547,13 @@ impl Wxauth {
         });
         let access_token = provider
             .signer
-            .sign("at+jwt", &access_claims)
+            .sign(
+                provider.signer.access_token_algorithm(),
+                "at+jwt",
+                &access_claims,
+            )
             .map_err(CoreError::Signing)?;
+        let id_alg = issue.client.id_token_alg.as_deref().unwrap_or("RS256");
         let id_token = if issue.grant_scope.contains(Scope::OpenId) {
             let mut claims = json!({
                 "iss": issuer,
@@ -559,7 +564,7 @@ impl Wxauth {
                 "exp": now + ttl,
                 "auth_time": issue.auth_time.unix_timestamp(),
                 "amr": [issue.method.as_str()],
-                "at_hash": at_hash(&access_token),
+                "at_hash": at_hash(id_alg, &access_token),
                 "sid": issue.family,
             });
             if let Some(nonce) = issue.nonce {
@@ -572,7 +577,7 @@ impl Wxauth {
             Some(
                 provider
                     .signer
-                    .sign("JWT", &claims)
+                    .sign(id_alg, "JWT", &claims)
                     .map_err(CoreError::Signing)?,
             )
         } else {
@@ -636,9 +641,14 @@ pub(crate) fn profile_claims(claims: &mut Value, user: &User, scope: ScopeSet) {
     }
 }
 
-/// OpenID Connect Core §3.1.3.6: the left half of the SHA-256 of the access token (RS256 and
-/// ES256 both hash with SHA-256), base64url.
-fn at_hash(access_token: &str) -> String {
+/// OpenID Connect Core §3.1.3.6: the left half of the access token's hash, base64url, with the
+/// hash of the ID token's algorithm: SHA-256 for RS256 and ES256, SHA-512 for EdDSA (Ed25519
+/// signs with SHA-512).
+fn at_hash(id_alg: &str, access_token: &str) -> String {
+    if id_alg == "EdDSA" {
+        let digest = Sha512::digest(access_token.as_bytes());
+        return URL_SAFE_NO_PAD.encode(&digest[..32]);
+    }
     let digest = Sha256::digest(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }

@@ -101,8 +101,8 @@ impl Wxauth {
             .await?
             .filter(|u| !u.is_blocked() && u.public_id.to_string() == access.sub)
             .ok_or_else(revoked)?;
-        let client = read
-            .oidc_client_by_id(grant.client_pk)
+        let client = self
+            .client_by_pk(grant.client_pk)
             .await?
             .filter(|c| c.client_id == access.client_id)
             .ok_or_else(revoked)?;

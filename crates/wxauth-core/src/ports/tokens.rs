@@ -44,8 +44,15 @@ pub trait AccessTokenSigner: Send + Sync {
 /// The OpenID provider's signer: ID tokens and RFC 9068 access tokens, always with an
 /// asymmetric key (RS256 first) whose public part the JWK Set publishes.
 pub trait ProviderSigner: Send + Sync {
-    /// Signs `claims` as a compact JWS whose header names `typ` (`JWT`, or `at+jwt`).
-    fn sign(&self, typ: &'static str, claims: &serde_json::Value) -> Result<String, TokenError>;
+    /// Signs `claims` as a compact JWS whose header names `typ` (`JWT`, or `at+jwt`), with the
+    /// first key of `algorithm` that has a private part; [`TokenError::Signing`] when there is
+    /// none.
+    fn sign(
+        &self,
+        algorithm: &str,
+        typ: &'static str,
+        claims: &serde_json::Value,
+    ) -> Result<String, TokenError>;
     /// Checks the algorithm, key, signature, `typ` header and `exp` (with `verify_exp`); the
     /// caller checks the claims that depend on who asks (`iss`, `aud`).
     fn verify(
@@ -54,9 +61,10 @@ pub trait ProviderSigner: Send + Sync {
         token: &str,
         verify_exp: bool,
     ) -> Result<serde_json::Value, TokenError>;
-    /// The JWS algorithm ID tokens are signed with, for `at_hash`.
-    fn algorithm(&self) -> &'static str;
-    /// Every algorithm the provider's keys can sign with.
+    /// The algorithm access tokens are signed with: the first key's that has a private part
+    /// (an operator who wants cheap access tokens lists an EdDSA or ES256 key first).
+    fn access_token_algorithm(&self) -> &'static str;
+    /// Every algorithm the provider's keys can sign with, RS256 first.
     fn algorithms(&self) -> Vec<&'static str>;
     /// The public keys, as JWKs.
     fn jwks(&self) -> Vec<serde_json::Value>;

@@ -235,7 +235,12 @@ impl AccessTokenSigner for FakeSigner {
 pub struct FakeProviderSigner;
 
 impl ProviderSigner for FakeProviderSigner {
-    fn sign(&self, typ: &'static str, claims: &serde_json::Value) -> Result<String, TokenError> {
+    fn sign(
+        &self,
+        _algorithm: &str,
+        typ: &'static str,
+        claims: &serde_json::Value,
+    ) -> Result<String, TokenError> {
         Ok(format!("{typ}.{claims}"))
     }
     fn verify(
@@ -250,7 +255,7 @@ impl ProviderSigner for FakeProviderSigner {
         }
         serde_json::from_str(claims).map_err(|_| TokenError::Invalid)
     }
-    fn algorithm(&self) -> &'static str {
+    fn access_token_algorithm(&self) -> &'static str {
         "RS256"
     }
     fn algorithms(&self) -> Vec<&'static str> {

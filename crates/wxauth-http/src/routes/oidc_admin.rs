@@ -46,6 +46,9 @@ pub struct ClientBody {
     /// No consent page.
     #[serde(default)]
     pub first_party: bool,
+    /// The ID tokens' algorithm (`RS256`, the default, or `ES256` / `EdDSA` when the provider
+    /// has such a key).
+    pub id_token_signed_response_alg: Option<String>,
     /// Seconds (60 to 86400); the ID token lives as long.
     pub access_token_ttl: Option<i64>,
     /// Seconds (3600 to 31536000).
@@ -64,6 +67,7 @@ impl ClientBody {
             website: self.website,
             mini_program: self.mini_program,
             first_party: self.first_party,
+            id_token_alg: self.id_token_signed_response_alg,
             access_token_ttl: self.access_token_ttl,
             refresh_token_ttl: self.refresh_token_ttl,
         }
@@ -84,6 +88,7 @@ pub struct ClientDto {
     pub website: Option<String>,
     pub mini_program: Option<String>,
     pub first_party: bool,
+    pub id_token_signed_response_alg: String,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub created_at: String,
@@ -117,6 +122,7 @@ impl From<&OidcClient> for ClientDto {
             website: c.apps.website.as_ref().map(|k| k.as_str().to_owned()),
             mini_program: c.apps.mini_program.as_ref().map(|k| k.as_str().to_owned()),
             first_party: c.first_party,
+            id_token_signed_response_alg: c.id_token_alg.clone().unwrap_or_else(|| "RS256".into()),
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             created_at: rfc3339(c.created_at),

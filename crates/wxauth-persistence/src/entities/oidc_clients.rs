@@ -21,6 +21,7 @@ pub struct Model {
     pub website_app: Option<String>,
     pub mini_program_app: Option<String>,
     pub first_party: bool,
+    pub id_token_alg: Option<String>,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub created_at: TimeDateTime,

@@ -1038,3 +1038,94 @@ async fn users_list_their_consents_and_withdrawing_one_revokes_the_clients_token
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_may_register_eddsa_id_tokens_when_the_provider_has_such_a_key() {
+    use secrecy::ExposeSecret;
+    let eddsa = wxauth_tokens::generate_private_key_pem(wxauth_tokens::SigningAlgorithm::EdDSA)
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let options = oidc().customize(move |c| {
+        // Listed first: access tokens are signed with the first key, so they are EdDSA too.
+        c.oidc.keys.insert(
+            0,
+            wxauth_server::config::OidcKeyFileConfig {
+                algorithm: wxauth_tokens::SigningAlgorithm::EdDSA,
+                key: wxauth_server::config::KeyFileConfig {
+                    kid: "test-eddsa".into(),
+                    private_key_pem: Some(secrecy::SecretString::from(eddsa.clone())),
+                    private_key_file: None,
+                    public_key_pem: None,
+                    public_key_file: None,
+                },
+            },
+        );
+    });
+    each_backend_with(options, async |app| {
+        let doc: Value = app
+            .get("/.well-known/openid-configuration")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            json!(["RS256", "EdDSA"])
+        );
+        let key = app.admin_key().await;
+        let register = |alg: &'static str| {
+            let key = key.clone();
+            async move {
+                app.client
+                    .post(app.url("/api/v1/admin/oidc/clients"))
+                    .header("x-admin-key", key)
+                    .json(&json!({
+                        "name": "Fast",
+                        "redirectUris": [RP],
+                        "officialAccount": Apps::OA,
+                        "firstParty": true,
+                        "idTokenSignedResponseAlg": alg,
+                    }))
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let refused = register("ES256").await;
+        assert_eq!(refused.status(), 400, "no ES256 key to sign with");
+        let body: Value = register("EdDSA").await.json().await.unwrap();
+        assert_eq!(body["idTokenSignedResponseAlg"], "EdDSA");
+        let client = Client {
+            id: body["clientId"].as_str().unwrap().to_owned(),
+            secret: body["clientSecret"].as_str().map(str::to_owned),
+        };
+        let res = through_wechat(app, &authorize_path(&client, ""), &oa_user(app)).await;
+        let tokens: Value = redeem(app, &client, &query_of(&location(&res))["code"])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id_token = tokens["id_token"].as_str().unwrap();
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(id_token).unwrap().alg,
+            Algorithm::EdDSA
+        );
+        assert_eq!(
+            jsonwebtoken::decode_header(access).unwrap().alg,
+            Algorithm::EdDSA
+        );
+        let payload: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(id_token.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        // Ed25519 hashes with SHA-512: at_hash is the left half of that.
+        let digest = sha2::Sha512::digest(access.as_bytes());
+        assert_eq!(payload["at_hash"], URL_SAFE_NO_PAD.encode(&digest[..32]));
+        assert_eq!(userinfo(app, access).await.status(), 200);
+    })
+    .await;
+}
