@@ -177,6 +177,9 @@ impl Requests {
 }
 
 /// What every answer of a run must be, and what the run keeps of each.
+/// Takes a value from an answer's head (status line and headers) and body.
+type Keep = fn(&str, &[u8]) -> Option<String>;
+
 #[derive(Clone, Copy)]
 struct Expect {
     status: u16,
@@ -184,7 +187,7 @@ struct Expect {
     body: Option<&'static str>,
     /// Takes a value from an answer's head (status line and headers) and body, into
     /// [`Run::kept`]; an answer it finds nothing in is an error.
-    keep: Option<fn(&str, &[u8]) -> Option<String>>,
+    keep: Option<Keep>,
 }
 
 impl Expect {
