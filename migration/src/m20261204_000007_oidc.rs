@@ -33,6 +33,7 @@ enum OidcClients {
     WebsiteApp,
     MiniProgramApp,
     FirstParty,
+    IdTokenAlg,
     AccessTokenTtl,
     RefreshTokenTtl,
     CreatedAt,
@@ -129,6 +130,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(OidcClients::WebsiteApp, 64))
                     .col(string_null(OidcClients::MiniProgramApp, 64))
                     .col(boolean(OidcClients::FirstParty))
+                    .col(string_null(OidcClients::IdTokenAlg, 16))
                     .col(big_integer(OidcClients::AccessTokenTtl))
                     .col(big_integer(OidcClients::RefreshTokenTtl))
                     .col(timestamp(db, OidcClients::CreatedAt))
