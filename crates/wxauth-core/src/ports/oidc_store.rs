@@ -17,7 +17,7 @@ pub trait OidcClientReads: Send {
 
 #[async_trait]
 pub trait OidcClientWrites: Send {
-    /// [`super::RepoError::Conflict`] when the client id is taken.
+    /// [`crate::RepoError::Conflict`] when the client id is taken.
     async fn insert_oidc_client(&mut self, client: &OidcClient) -> RepoResult<()>;
     /// Replaces every field but the row id, client id and creation time; false when no such
     /// client.

@@ -1,7 +1,7 @@
 //! The OpenID provider's endpoints. The rules are `wxauth_core::oidc`'s; this module is the
 //! wire: query strings and forms in, redirects, pages, cookies and RFC-shaped JSON out.
 //!
-//! Errors here are not the service's envelope: the RFCs fix their shape. [`oauth_error`] maps
+//! Errors here are not the service's envelope: the RFCs fix their shape. `oauth_error` maps
 //! an [`OAuthError`] once, for every back-channel endpoint.
 
 use std::collections::HashMap;
