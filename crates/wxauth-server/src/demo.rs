@@ -158,6 +158,20 @@ async fn demo_client(
     Ok(client)
 }
 
+/// The demo provider's issuer: plain http, which only a local address may use. Listening on
+/// every interface, the browser on this machine reaches it as localhost; on another address the
+/// demo runs without the provider (it would need https).
+fn demo_issuer(listen: SocketAddr) -> Option<String> {
+    let ip = listen.ip();
+    if ip.is_loopback() && ip.is_ipv4() {
+        Some(format!("http://{listen}"))
+    } else if ip.is_unspecified() {
+        Some(format!("http://localhost:{}", listen.port()))
+    } else {
+        None
+    }
+}
+
 /// The configuration of the demo: SQLite in the data directory, both demo apps pointed at the
 /// simulator.
 fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
@@ -210,8 +224,8 @@ fn demo_config(args: &DemoArgs, keys: &DemoKeys, sim: &str) -> Config {
     oa.event_token = Some(SecretString::from(keys.event_token.clone()));
     oa.encoding_aes_key = Some(SecretString::from(keys.encoding_aes_key.clone()));
     config.apps.insert(OFFICIAL_KEY.into(), oa);
-    if let Some(pem) = &keys.oidc_key {
-        config.oidc.issuer = Some(format!("http://{}", args.listen));
+    if let (Some(pem), Some(issuer)) = (&keys.oidc_key, demo_issuer(args.listen)) {
+        config.oidc.issuer = Some(issuer);
         config.oidc.keys = vec![crate::config::OidcKeyFileConfig {
             algorithm: wxauth_tokens::SigningAlgorithm::RS256,
             key: crate::config::KeyFileConfig {
@@ -276,8 +290,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log);
     let app = Application::build(config).await?;
     let admin_key = admin_key(&app, &args.data_dir, &mut keys).await?;
-    let client = demo_client(&app, &args.data_dir, &mut keys).await?;
-    print_banner(args.listen, &sim.base_url(), &admin_key, &client)?;
+    let client = match app.wxauth().oidc() {
+        Some(_) => Some(demo_client(&app, &args.data_dir, &mut keys).await?),
+        None => None,
+    };
+    print_banner(args.listen, &sim.base_url(), &admin_key, client.as_ref())?;
     let result = app.run_until_stopped().await;
     sim.stop().await;
     Ok(result?)
@@ -287,7 +304,7 @@ fn print_banner(
     listen: SocketAddr,
     sim: &str,
     admin_key: &str,
-    client: &DemoClient,
+    client: Option<&DemoClient>,
 ) -> std::io::Result<()> {
     let mut o = std::io::stdout().lock();
     o.write_all(banner(listen, sim, admin_key, client).as_bytes())?;
@@ -296,12 +313,20 @@ fn print_banner(
 
 /// What the demo prints: where things are, the admin key, and a curl session that stops at
 /// the first failing step with the body that explains it.
-pub fn banner(listen: SocketAddr, sim: &str, admin_key: &str, client: &DemoClient) -> String {
+pub fn banner(
+    listen: SocketAddr,
+    sim: &str,
+    admin_key: &str,
+    client: Option<&DemoClient>,
+) -> String {
     let api = format!("http://{listen}");
-    let DemoClient {
-        client_id,
-        client_secret,
-    } = client;
+    let oidc = match (client, demo_issuer(listen)) {
+        (Some(DemoClient { client_id, client_secret }), Some(issuer)) => format!(
+            "\n  OpenID Connect issuer: {issuer}   (discovery: {issuer}/.well-known/openid-configuration)\n    client_id:     {client_id}\n    client_secret: {client_secret}\n    redirect URIs: http://localhost:8000/callback, http://127.0.0.1:8000/callback\n"
+        ),
+        _ => "\n  OpenID Connect: off (a plain-http issuer needs a local address; listen on 127.0.0.1)\n"
+            .to_owned(),
+    };
     format!(
         r#"
 wxauth demo is running (SQLite, WeChat simulator at {sim})
@@ -310,12 +335,7 @@ wxauth demo is running (SQLite, WeChat simulator at {sim})
   Demo page:   {api}/demo/         (scan as the simulator's user Alice)
   OpenAPI:     {api}/api-docs/openapi.json
   Admin key:   {admin_key}
-
-  OpenID Connect issuer: {api}   (discovery: {api}/.well-known/openid-configuration)
-    client_id:     {client_id}
-    client_secret: {client_secret}
-    redirect URIs: http://localhost:8000/callback, http://127.0.0.1:8000/callback
-
+{oidc}
 Try it: a Mini Program user logs in and reads their account. Paste the block into a POSIX
 shell; it stops at the first step that fails and prints the error body.
 
@@ -339,4 +359,20 @@ shell; it stops at the first step that fails and prints the error body.
 Press Ctrl-C to stop.
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_provider_runs_only_where_a_plain_http_issuer_is_allowed() {
+        let at = |s: &str| demo_issuer(s.parse().unwrap());
+        assert_eq!(
+            at("127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(at("0.0.0.0:8080").as_deref(), Some("http://localhost:8080"));
+        assert_eq!(at("192.168.1.5:8080"), None);
+    }
 }

@@ -599,6 +599,19 @@ impl Config {
             check_not_placeholder("jwt.secret", secret)?;
         }
         self.jwt_config().map(|_| ())?;
+        self.oidc_provider().map(|_| ())?;
+        // Both key sets are published in one JWK Set: a kid must name one key.
+        for (i, key) in self.oidc.keys.iter().enumerate() {
+            if self.jwt.keys.iter().any(|k| k.kid == key.key.kid) {
+                return Err(ConfigError::invalid(
+                    &format!("oidc.keys[{i}].kid"),
+                    format!(
+                        "{:?} is also a kid of jwt.keys: give each key its own",
+                        key.key.kid
+                    ),
+                ));
+            }
+        }
         if self.jwt.access_token_ttl_secs < 60 || self.jwt.access_token_ttl_secs > 24 * 3600 {
             return Err(ConfigError::invalid(
                 "jwt.access_token_ttl_secs",

@@ -191,3 +191,16 @@ fn visibly_fake_secrets_are_refused_too() {
         assert!(e.contains(setting), "{value}: {e}");
     }
 }
+
+#[test]
+fn the_provider_is_checked_with_the_configuration_issuer_and_keys_alike() {
+    let e = load(&[("WXAUTH__OIDC__ISSUER", "http://auth.example.com")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("oidc.issuer"), "{e}");
+    // An https issuer with no RS256 key cannot sign ID tokens.
+    let e = load(&[("WXAUTH__OIDC__ISSUER", "https://auth.example.com")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("oidc.keys"), "{e}");
+}

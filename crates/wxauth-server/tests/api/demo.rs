@@ -17,7 +17,7 @@ fn session(listen: SocketAddr, sim: &str) -> String {
         client_id: "client_unused".into(),
         client_secret: "cs_unused".into(),
     };
-    let banner = wxauth_server::demo::banner(listen, sim, "wxa_unused", &client);
+    let banner = wxauth_server::demo::banner(listen, sim, "wxa_unused", Some(&client));
     let start = banner.find("\n(\n").unwrap() + 1;
     let end = banner.find("\n)\n").unwrap() + 2;
     banner[start..end].to_owned()
